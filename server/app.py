@@ -1,0 +1,84 @@
+"""create_app(settings): the composition root. Its lifespan owns the database client (and the
+embedded database child, when used) and builds the services."""
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Route
+
+from server.domain.workspace import DEFAULT_WORKSPACE
+from server.graphql.schema import build_schema
+from server.graphql.view import GranularGraphQL
+from server.http import segment
+from server.http.health import healthz, metrics, readyz
+from server.http.limits import BodyLimit
+from server.http.observability import RequestMetrics
+from server.services import Services
+from server.settings import Settings
+from server.storage.client import connect
+from server.storage.embedded import database_uri
+from server.storage.indexes import ensure_indexes
+from server.storage.keyfile import load_or_create
+
+
+def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -> Starlette:
+    """The ASGI app; `announce` receives the operator-facing lines printed at start-up."""
+    production = settings.production
+    graphql = GranularGraphQL(
+        build_schema(production=production),
+        graphql_ide=None if production else "graphiql",
+        allow_queries_via_get=not production,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        configured = settings.mongodb_uri.get_secret_value() if settings.mongodb_uri else None
+        database = database_uri(configured, settings.data_dir)
+        uri = await anyio.to_thread.run_sync(database.__enter__)
+        client = connect(uri, timeout_ms=settings.db_timeout_ms)
+        try:
+            db = client[settings.database]
+            await ensure_indexes(db)
+            services = Services.build(db, load_or_create(settings.key_path))
+            if settings.bootstrap_admin_key is not None:
+                await services.keys.ensure_bootstrap(
+                    workspace_id=DEFAULT_WORKSPACE,
+                    secret=settings.bootstrap_admin_key.get_secret_value(),
+                )
+            elif (secret := await services.keys.first_admin_key(DEFAULT_WORKSPACE)) is not None:
+                announce(
+                    f"First start: an ADMIN key for workspace '{DEFAULT_WORKSPACE}' (shown once): {secret}"
+                )
+            app.state.services = services
+            yield
+        finally:
+            await client.close()
+            await anyio.to_thread.run_sync(database.__exit__, None, None, None)
+
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/v1/batch", segment.batch, methods=["POST"]),
+        Route("/v1/{kind:str}", segment.single, methods=["POST"]),
+    ]
+    known_paths = frozenset(route.path for route in routes)
+    middleware = [
+        Middleware(RequestMetrics, routes=known_paths),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Content-Encoding"],
+            allow_credentials=False,
+        ),
+        Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+    ]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.max_body_bytes = settings.max_body_bytes
+    return app

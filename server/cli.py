@@ -1,0 +1,151 @@
+"""The `granular` command: serve, keys, export-schema (and the commands later issues add)."""
+
+import argparse
+import asyncio
+import errno
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from server.domain.access import Role
+from server.domain.workspace import DEFAULT_WORKSPACE
+from server.graphql.schema import sdl
+from server.settings import Settings
+from server.storage.embedded import EmbeddedDatabaseError, database_uri
+
+
+def _port_free(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as error:
+            if error.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False
+            raise
+    return True
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {
+        name: getattr(args, name)
+        for name in ("host", "port", "data_dir")
+        if getattr(args, name, None) is not None
+    }
+    return Settings(**overrides)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    # uvicorn shuts down gracefully, then re-raises the signal it caught; ending here (instead of
+    # the default handler killing the process) lets the embedded database stop cleanly.
+    raise SystemExit(0)
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.app import create_app
+
+    settings = _settings(args)
+    if not _port_free(settings.host, settings.port):
+        print(f"granular: port {settings.port} on {settings.host} is already in use", file=sys.stderr)
+        return 1
+    configured = settings.mongodb_uri.get_secret_value() if settings.mongodb_uri else None
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # The embedded child is started here, before uvicorn, so a locked data dir is one clear line.
+    with database_uri(configured, settings.data_dir) as uri:
+        settings = settings.model_copy(update={"mongodb_uri": SecretStr(uri)})
+        base = f"http://{settings.host}:{settings.port}"
+        print(f"Granular on {base}/graphql" + ("" if settings.production else f" (GraphiQL: {base}/graphql)"))
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            loop="uvloop",
+            http="httptools",
+            log_level="warning",
+            access_log=False,  # access logs would carry ids; metrics cover traffic
+        )
+    return 0
+
+
+async def _create_key(settings: Settings, uri: str, workspace: str, role: Role, name: str) -> str:
+    from server.services import Services
+    from server.storage.client import connect
+    from server.storage.indexes import ensure_indexes
+    from server.storage.keyfile import load_or_create
+
+    client = connect(uri)
+    try:
+        db = client[settings.database]
+        await ensure_indexes(db)
+        services = Services.build(db, load_or_create(settings.key_path))
+        _, secret = await services.keys.create(workspace_id=workspace, role=role, name=name, actor="cli")
+        return secret
+    finally:
+        await client.close()
+
+
+def keys_create(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    configured = settings.mongodb_uri.get_secret_value() if settings.mongodb_uri else None
+    with database_uri(configured, settings.data_dir) as uri:
+        secret = asyncio.run(_create_key(settings, uri, args.workspace, Role(args.role), args.name))
+    print(secret)
+    return 0
+
+
+def export_schema(args: argparse.Namespace) -> int:
+    text = sdl()
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="granular", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+
+    serve_cmd = commands.add_parser(
+        "serve", help="run the API (embedded database unless GRANULAR_MONGODB_URI)"
+    )
+    serve_cmd.add_argument("--host")
+    serve_cmd.add_argument("--port", type=int)
+    serve_cmd.add_argument("--data-dir", type=Path)
+    serve_cmd.set_defaults(run=serve)
+
+    keys = commands.add_parser("keys", help="manage API keys (server stopped)")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create = key_commands.add_parser("create", help="create a key and print its secret once")
+    create.add_argument("--role", required=True, choices=[role.value for role in Role])
+    create.add_argument("--name", required=True)
+    create.add_argument("--workspace", default=DEFAULT_WORKSPACE, help="a new name starts a new workspace")
+    create.add_argument("--data-dir", type=Path)
+    create.set_defaults(run=keys_create)
+
+    schema = commands.add_parser("export-schema", help="print the GraphQL SDL")
+    schema.add_argument("--output", help="write the SDL to this file instead")
+    schema.set_defaults(run=export_schema)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except EmbeddedDatabaseError as error:
+        print(f"granular: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

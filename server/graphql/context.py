@@ -1,0 +1,22 @@
+"""The typed per-request context every resolver reads."""
+
+from dataclasses import dataclass
+from typing import TypeAlias
+
+import strawberry
+from starlette.requests import Request
+from starlette.responses import Response
+
+from server.domain.access import Principal
+from server.services import Services
+
+
+@dataclass
+class Context:
+    request: Request
+    response: Response
+    principal: Principal
+    services: Services
+
+
+Info: TypeAlias = strawberry.Info[Context, None]

@@ -1,0 +1,133 @@
+from datetime import datetime
+
+import strawberry
+
+from privacy.purposes import Purpose
+from server.domain.access import Role
+from server.graphql.context import Info
+from server.graphql.permissions import allow
+from server.graphql.types.enums import Purpose as PurposeEnum
+from server.graphql.types.event import Event, EventConnection, EventEdge
+from server.graphql.types.profile import (
+    PageInfo,
+    Profile,
+    ProfileConnection,
+    ProfileEdge,
+    ProfileFilter,
+    PurposeConsent,
+)
+from server.services.profiles import encode_cursor
+
+
+@strawberry.type(description="An identity merge (or a refused one) and the key and rule behind it.")
+class IdentityMerge:
+    winner_id: strawberry.ID
+    loser_id: strawberry.ID | None
+    rule: str
+    key_id: str
+    at: datetime
+    merged: bool
+
+
+@strawberry.type
+class ProfileQueries:
+    @strawberry.field(
+        description="One profile by any of its ids; a merged id leads to the surviving profile.",
+        extensions=allow(Role.PERSONALIZATION, Role.ANALYST, Role.COMPLIANCE),
+    )
+    async def profile(
+        self,
+        info: Info,
+        id: strawberry.ID | None = None,
+        user_id: str | None = None,
+        anonymous_id: str | None = None,
+    ) -> Profile | None:
+        services, principal = info.context.services, info.context.principal
+        found = await services.profiles.find(
+            principal, profile_id=id, user_id=user_id, anonymous_id=anonymous_id
+        )
+        return Profile.of(await services.profiles.view(principal, found)) if found else None
+
+    @strawberry.field(
+        description="Profiles in id order, Relay-style (at most 500 per page).",
+        extensions=allow(Role.PERSONALIZATION, Role.ANALYST, Role.COMPLIANCE),
+    )
+    async def profiles(
+        self,
+        info: Info,
+        filter: ProfileFilter | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> ProfileConnection:
+        services, principal = info.context.services, info.context.principal
+        f = filter or ProfileFilter()
+        found, more = await services.profiles.search(
+            principal,
+            user_id=f.user_id,
+            anonymous_id=f.anonymous_id,
+            email=f.email,
+            phone=f.phone,
+            seen_after=f.seen_after,
+            first=first,
+            after=after,
+        )
+        edges = [
+            ProfileEdge(cursor=p.id, node=Profile.of(await services.profiles.view(principal, p)))
+            for p in found
+        ]
+        return ProfileConnection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+        )
+
+    @strawberry.field(
+        description="A profile's events, oldest first, Relay-style (at most 500 per page).",
+        extensions=allow(Role.PERSONALIZATION, Role.ANALYST, Role.COMPLIANCE),
+    )
+    async def journey(
+        self, info: Info, profile_id: strawberry.ID, first: int = 100, after: str | None = None
+    ) -> EventConnection:
+        events, more = await info.context.services.profiles.journey(
+            info.context.principal, str(profile_id), first=first, after=after
+        )
+        edges = [EventEdge(cursor=encode_cursor(e), node=Event.of(e)) for e in events]
+        return EventConnection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+        )
+
+    @strawberry.field(
+        description="What the customer had decided for a purpose at a past moment (from the ledger).",
+        extensions=allow(Role.COMPLIANCE),
+    )
+    async def consent_at(
+        self,
+        info: Info,
+        profile_id: strawberry.ID,
+        purpose: PurposeEnum,
+        at: datetime,  # type: ignore[valid-type]
+    ) -> PurposeConsent | None:
+        services, principal = info.context.services, info.context.principal
+        ids = await services.profiles.lineage(principal, str(profile_id))
+        state = await services.consent.at(principal, ids, Purpose(purpose), at)
+        if state is None:
+            return None
+        return PurposeConsent(purpose=purpose, granted=state.granted, source=state.source, at=state.at)
+
+    @strawberry.field(
+        description="Identity merges of a profile: which profiles, which rule, which key.",
+        extensions=allow(Role.ANALYST, Role.COMPLIANCE),
+    )
+    async def identity_merges(self, info: Info, profile_id: strawberry.ID) -> list[IdentityMerge]:
+        rows = await info.context.services.profiles.merges(info.context.principal, str(profile_id))
+        return [
+            IdentityMerge(
+                winner_id=strawberry.ID(r["winner_id"]),
+                loser_id=strawberry.ID(r["loser_id"]) if r.get("loser_id") else None,
+                rule=r["rule"],
+                key_id=r["key_id"],
+                at=r["at"],
+                merged=r["merged"],
+            )
+            for r in rows
+        ]

@@ -1,0 +1,16 @@
+"""GraphQL enums, registered from the domain's own enums so the names cannot drift."""
+
+import strawberry
+
+from privacy.purposes import ConsentSource as DomainConsentSource
+from privacy.purposes import Purpose as DomainPurpose
+from server.domain.access import Role as DomainRole
+from server.domain.taxonomy import Phase as DomainPhase
+
+Role = strawberry.enum(DomainRole, name="Role", description="What an API key may do.")
+
+Purpose = strawberry.enum(DomainPurpose, name="Purpose", description="Why data may be processed.")
+ConsentSource = strawberry.enum(
+    DomainConsentSource, name="ConsentSource", description="Where a consent decision came from."
+)
+Phase = strawberry.enum(DomainPhase, name="Phase", description="How far a journey has come.")

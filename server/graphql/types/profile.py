@@ -1,0 +1,99 @@
+from datetime import datetime
+
+import strawberry
+
+from server.graphql.types.enums import ConsentSource, Phase, Purpose
+from server.graphql.types.scalars import JSON
+from server.services.profiles import ProfileView
+
+
+@strawberry.type(description="Decayed interest in a category or product type.")
+class Affinity:
+    key: str
+    weight: float
+
+
+@strawberry.type(description="The current decision for one purpose.")
+class PurposeConsent:
+    purpose: Purpose  # type: ignore[valid-type]
+    granted: bool
+    source: ConsentSource  # type: ignore[valid-type]
+    at: datetime
+
+
+@strawberry.type(
+    description="A progressive customer profile. Scores are null without personalization consent."
+)
+class Profile:
+    id: strawberry.ID
+    user_id: str | None
+    anonymous_ids: list[str]
+    phase: Phase | None  # type: ignore[valid-type]
+    engagement_score: float | None
+    intent_score: float | None
+    conversion_probability: float | None = strawberry.field(
+        description="From the workspace's fitted model; null until a model exists."
+    )
+    affinities: list[Affinity]
+    consent: list[PurposeConsent]
+    traits: JSON = strawberry.field(  # type: ignore[valid-type]
+        description="Non-personal traits; personal ones (decrypted, audited) only for COMPLIANCE and ADMIN."
+    )
+    first_seen: datetime | None
+    last_seen: datetime | None
+
+    @classmethod
+    def of(cls, view: ProfileView) -> "Profile":
+        profile, scores = view.profile, view.scores
+        return cls(
+            id=strawberry.ID(profile.id),
+            user_id=profile.user_id,
+            anonymous_ids=list(profile.anonymous_ids),
+            phase=scores.phase if scores else None,
+            engagement_score=scores.engagement if scores else None,
+            intent_score=scores.intent if scores else None,
+            conversion_probability=None,
+            affinities=[Affinity(key=k, weight=w) for k, w in scores.affinities] if scores else [],
+            consent=[
+                PurposeConsent(purpose=p, granted=s.granted, source=s.source, at=s.at)
+                for p, s in sorted(view.consent.items())
+            ],
+            traits=view.traits,
+            first_seen=profile.scores.first_seen,
+            last_seen=profile.scores.last_seen,
+        )
+
+
+@strawberry.type(description="A customer's consent after a change.")
+class ConsentState:
+    profile_id: strawberry.ID
+    purposes: list[PurposeConsent]
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class ProfileEdge:
+    cursor: str
+    node: Profile
+
+
+@strawberry.type
+class ProfileConnection:
+    edges: list[ProfileEdge]
+    page_info: PageInfo
+
+
+@strawberry.input(
+    description="Narrow a profile listing. `email`/`phone` match by blind index (COMPLIANCE, ADMIN)."
+)
+class ProfileFilter:
+    user_id: str | None = None
+    anonymous_id: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    seen_after: datetime | None = None

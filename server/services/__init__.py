@@ -1,0 +1,74 @@
+"""Use cases. `Services` is what the API layers receive: one instance per process."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from privacy.crypto import Keyring
+from server.services.audit import AuditService
+from server.services.consent import ConsentService
+from server.services.ingest import IngestService
+from server.services.keys import KeyService
+from server.services.profiles import ProfileService
+from server.services.taxonomy import TaxonomyService
+from server.services.vault import Vault
+from server.storage.api_keys import ApiKeys
+from server.storage.audit_log import AuditLog
+from server.storage.client import Database
+from server.storage.consent_ledger import ConsentLedger
+from server.storage.data_keys import DataKeys
+from server.storage.events import Events
+from server.storage.merges import Merges
+from server.storage.profiles import Profiles
+from server.storage.suppressions import Suppressions
+from server.storage.taxonomy import TaxonomyStore
+from server.storage.workspaces import Workspaces
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Services:
+    db: Database
+    keyring: Keyring
+    audit: AuditService
+    keys: KeyService
+    taxonomy: TaxonomyService
+    ingest: IngestService
+    profiles: ProfileService
+    consent: ConsentService
+
+    @classmethod
+    def build(cls, db: Database, keyring: Keyring, clock: Callable[[], datetime] = utc_now) -> "Services":
+        audit_log = AuditLog(db)
+        audit = AuditService(audit_log, clock)
+        taxonomy = TaxonomyService(TaxonomyStore(db))
+        profiles, events, merges, workspaces = Profiles(db), Events(db), Merges(db), Workspaces(db)
+        ledger = ConsentLedger(db)
+        vault = Vault(DataKeys(db), keyring)
+        return cls(
+            db=db,
+            keyring=keyring,
+            audit=audit,
+            keys=KeyService(ApiKeys(db), audit_log, keyring, clock),
+            taxonomy=taxonomy,
+            ingest=IngestService(
+                db.client,
+                profiles=profiles,
+                events=events,
+                ledger=ledger,
+                suppressions=Suppressions(db),
+                merges=merges,
+                workspaces=workspaces,
+                taxonomy=taxonomy,
+                vault=vault,
+                clock=clock,
+            ),
+            profiles=ProfileService(profiles, events, merges, workspaces, vault, audit, clock),
+            consent=ConsentService(ledger),
+        )
+
+    async def ping(self) -> None:
+        await self.db.command("ping")

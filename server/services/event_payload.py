@@ -1,0 +1,155 @@
+"""One validation pass over a Segment-shaped message: what the caller sent, checked field by field.
+
+Both `trackEvents` and `/v1/*` hand raw dicts here, so the rules (and their codes) are the same.
+"""
+
+import hashlib
+import json
+import re
+import secrets
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from server.domain.errors import InvalidInput
+
+MAX_EVENT_BYTES = 32 * 1024
+MAX_BATCH_EVENTS = 500
+MAX_FUTURE = timedelta(days=1)
+
+# Ids that broken instrumentation sends for everyone; linking on them would merge strangers.
+JUNK_IDS = frozenset(
+    {"", "anonymous", "null", "none", "undefined", "0", "-1", "[object object]", "nan", "unknown"}
+)
+_EVENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9 _.:-]{0,99}$")
+
+
+def _check_id(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if value.lower() in JUNK_IDS:
+        raise ValueError("junk id")
+    return value
+
+
+class EventPayload(BaseModel):
+    """A Segment message; unknown top-level fields are refused, Segment's own are tolerated."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, str_max_length=4096)
+
+    type: Literal["track", "page", "screen", "identify", "alias"] = "track"
+    event: str | None = Field(default=None, max_length=100)
+    name: str | None = Field(default=None, max_length=200)
+    message_id: str | None = Field(default=None, alias="messageId", min_length=1, max_length=128)
+    user_id: str | None = Field(default=None, alias="userId", max_length=256)
+    anonymous_id: str | None = Field(default=None, alias="anonymousId", max_length=256)
+    previous_id: str | None = Field(default=None, alias="previousId", max_length=256)
+    timestamp: datetime | None = None
+    original_timestamp: datetime | None = Field(default=None, alias="originalTimestamp")
+    sent_at: datetime | None = Field(default=None, alias="sentAt")
+    properties: dict[str, Any] = Field(default_factory=dict)
+    traits: dict[str, Any] = Field(default_factory=dict)
+    context: dict[str, Any] = Field(default_factory=dict)
+    # Sent by Segment's libraries; accepted and ignored.
+    integrations: Any = None
+    metadata: Any = Field(default=None, alias="_metadata")
+    write_key: Any = Field(default=None, alias="writeKey")
+    version: Any = None
+    channel: Any = None
+    received_at: Any = Field(default=None, alias="receivedAt")
+    category: Any = None
+    group_id: Any = Field(default=None, alias="groupId")
+
+    _check_ids = field_validator("user_id", "anonymous_id", "previous_id")(_check_id)
+
+    @field_validator("timestamp", "original_timestamp", "sent_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("timestamp without a time zone")
+        return value
+
+
+_CODES = {
+    "extra_forbidden": "UNKNOWN_FIELD",
+    "missing": "MISSING_FIELD",
+    "string_too_long": "FIELD_TOO_LONG",
+    "literal_error": "INVALID_TYPE",
+}
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    aliases = {name: info.alias or name for name, info in EventPayload.model_fields.items()}
+    first = str(loc[0]) if loc else "event"
+    return ".".join([aliases.get(first, first), *map(str, loc[1:])])
+
+
+def parse(raw: object) -> EventPayload:
+    """The validated message, or InvalidInput naming the field and the rule it broke."""
+    if not isinstance(raw, dict):
+        raise InvalidInput("Each event must be a JSON object.", field="event", code="INVALID_EVENT")
+    if len(json.dumps(raw, default=str)) > MAX_EVENT_BYTES:
+        raise InvalidInput(
+            f"The event is over {MAX_EVENT_BYTES} bytes.", field="event", code="EVENT_TOO_LARGE"
+        )
+    try:
+        payload = EventPayload.model_validate(raw)
+    except ValidationError as error:
+        problem = error.errors(include_input=False, include_url=False)[0]
+        field = _field_path(problem["loc"])
+        if "junk id" in problem["msg"]:
+            raise InvalidInput(
+                f"`{field}` is a placeholder id, not an id.", field=field, code="INVALID_ID"
+            ) from None
+        code = _CODES.get(problem["type"], "INVALID_FIELD")
+        if field in ("timestamp", "originalTimestamp", "sentAt"):
+            code = "INVALID_TIMESTAMP"
+        raise InvalidInput(f"`{field}` is invalid: {problem['msg']}.", field=field, code=code) from None
+    if payload.type != "alias" and payload.user_id is None and payload.anonymous_id is None:
+        raise InvalidInput(
+            "An event needs `userId` or `anonymousId`.", field="userId", code="MISSING_IDENTITY"
+        )
+    if payload.type == "alias" and (payload.previous_id is None or payload.user_id is None):
+        raise InvalidInput(
+            "An alias needs `previousId` and `userId`.", field="previousId", code="MISSING_IDENTITY"
+        )
+    if payload.type == "track":
+        if not payload.event:
+            raise InvalidInput("A track event needs `event`.", field="event", code="MISSING_EVENT_NAME")
+        if not _EVENT_NAME.match(payload.event):
+            raise InvalidInput("`event` is not a valid event name.", field="event", code="INVALID_EVENT_NAME")
+    return payload
+
+
+def event_name(payload: EventPayload) -> str:
+    """Segment's "Product Viewed" and our product_viewed are the same event."""
+    if payload.type == "page":
+        return "page_viewed"
+    if payload.type == "screen":
+        return "screen_viewed"
+    assert payload.event is not None
+    return re.sub(r"[\s.:-]+", "_", payload.event.strip()).lower()
+
+
+def event_time(payload: EventPayload, received_at: datetime) -> datetime:
+    """Segment's skew correction: timestamp = receivedAt − (sentAt − originalTimestamp)."""
+    sent = payload.timestamp or payload.original_timestamp
+    if sent is None:
+        return received_at
+    if payload.sent_at is not None:
+        return received_at - (payload.sent_at - sent)
+    return sent
+
+
+def message_id(payload: EventPayload, raw: dict[str, Any]) -> str:
+    """The caller's messageId; else, for a timestamped event, one derived from its content, so a
+    resent batch still dedupes; else a random one (an untimed event cannot be told from its twin)."""
+    if payload.message_id is not None:
+        return payload.message_id
+    if payload.timestamp is None and payload.original_timestamp is None:
+        return "gen-" + secrets.token_hex(20)
+    stable = {k: v for k, v in raw.items() if k not in ("sentAt", "_metadata", "receivedAt")}
+    digest = hashlib.sha256(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()
+    return "gen-" + digest[:40]

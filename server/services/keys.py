@@ -1,0 +1,85 @@
+"""API keys: issue (secret shown once), authenticate by keyed digest, revoke at once."""
+
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+
+from privacy.crypto import Keyring, api_key_digest
+from server.domain.access import Principal, Role
+from server.domain.errors import NotFound
+from server.storage.api_keys import ApiKeyRecord, ApiKeys
+from server.storage.audit_log import AuditLog
+
+SECRET_PREFIX = "gr_"  # noqa: S105 - a prefix, not a secret
+
+
+class KeyService:
+    def __init__(
+        self, keys: ApiKeys, audit: AuditLog, keyring: Keyring, clock: Callable[[], datetime]
+    ) -> None:
+        self._keys = keys
+        self._audit = audit
+        self._keyring = keyring
+        self._clock = clock
+
+    def _digest(self, secret: str) -> str:
+        return api_key_digest(self._keyring, secret)
+
+    async def authenticate(self, secret: str) -> Principal | None:
+        if not secret or len(secret) > 256:
+            return None
+        record = await self._keys.active_by_digest(self._digest(secret))
+        if record is None:
+            return None
+        return Principal(workspace_id=record.workspace_id, role=record.role, key_id=record.id)
+
+    async def create(
+        self, *, workspace_id: str, role: Role, name: str, actor: str
+    ) -> tuple[ApiKeyRecord, str]:
+        secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+        now = self._clock()
+        record = await self._keys.insert(
+            workspace_id=workspace_id, role=role, name=name, digest=self._digest(secret), now=now
+        )
+        await self._audit.append(
+            workspace_id=workspace_id,
+            actor=actor,
+            action="api_key.created",
+            at=now,
+            details={"key_id": record.id, "role": role.value},
+        )
+        return record, secret
+
+    async def revoke(self, principal: Principal, key_id: str) -> None:
+        now = self._clock()
+        if not await self._keys.revoke(workspace_id=principal.workspace_id, key_id=key_id, now=now):
+            raise NotFound("No such API key.", field="id")
+        await self._audit.append(
+            workspace_id=principal.workspace_id,
+            actor=principal.key_id,
+            action="api_key.revoked",
+            at=now,
+            details={"key_id": key_id},
+        )
+
+    async def ensure_bootstrap(self, *, workspace_id: str, secret: str) -> None:
+        """The operator's GRANULAR_BOOTSTRAP_ADMIN_KEY exists as an active ADMIN key."""
+        await self._keys.ensure(
+            workspace_id=workspace_id,
+            role=Role.ADMIN,
+            name="bootstrap",
+            digest=self._digest(secret),
+            now=self._clock(),
+        )
+
+    async def first_admin_key(self, workspace_id: str) -> str | None:
+        """On a workspace's first start, an ADMIN key so the operator can get in (printed once)."""
+        if await self._keys.list(workspace_id):
+            return None
+        _, secret = await self.create(
+            workspace_id=workspace_id, role=Role.ADMIN, name="first-admin", actor="granular"
+        )
+        return secret
+
+    async def list(self, workspace_id: str) -> list[ApiKeyRecord]:
+        return await self._keys.list(workspace_id)

@@ -1,0 +1,189 @@
+"""Reading profiles and journeys: scores as of now, behind consent; PII only for roles that may."""
+
+import base64
+import binascii
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from privacy.consent import PurposeState, is_granted
+from privacy.purposes import Purpose
+from server.domain.access import Principal
+from server.domain.affinity import top_affinities
+from server.domain.errors import Forbidden, InvalidInput
+from server.domain.profile import Profile
+from server.domain.scoring import engagement_score, intent_score, phase
+from server.domain.taxonomy import Phase
+from server.domain.workspace import WorkspaceSettings
+from server.services.audit import AuditService
+from server.services.vault import Vault
+from server.storage.client import Document
+from server.storage.events import Events, StoredEvent
+from server.storage.merges import Merges
+from server.storage.profiles import ProfileQuery, Profiles
+from server.storage.workspaces import Workspaces
+
+MAX_PAGE = 500
+_MERGE_HOPS = 8
+
+
+@dataclass(frozen=True)
+class Scores:
+    phase: Phase | None
+    engagement: float
+    intent: float
+    affinities: list[tuple[str, float]]
+
+
+@dataclass(frozen=True)
+class ProfileView:
+    """A profile as one caller may see it at one moment."""
+
+    profile: Profile
+    scores: Scores | None  # None: no personalization consent, so no scores are shown
+    traits: dict[str, Any]
+    consent: dict[Purpose, PurposeState]
+
+
+def page_size(first: int) -> int:
+    return max(1, min(first, MAX_PAGE))
+
+
+def encode_cursor(event: StoredEvent) -> str:
+    return base64.urlsafe_b64encode(f"{event.timestamp.isoformat()}|{event.id}".encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    if not cursor:
+        return None
+    try:
+        at, _, event_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return datetime.fromisoformat(at), event_id
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput(
+            "`after` is not a cursor this API issued.", field="after", code="INVALID_CURSOR"
+        ) from None
+
+
+class ProfileService:
+    def __init__(
+        self,
+        profiles: Profiles,
+        events: Events,
+        merges: Merges,
+        workspaces: Workspaces,
+        vault: Vault,
+        audit: AuditService,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._profiles = profiles
+        self._events = events
+        self._merges = merges
+        self._workspaces = workspaces
+        self._vault = vault
+        self._audit = audit
+        self._clock = clock
+
+    async def find(
+        self,
+        principal: Principal,
+        *,
+        profile_id: str | None = None,
+        user_id: str | None = None,
+        anonymous_id: str | None = None,
+    ) -> Profile | None:
+        """The live profile for any one id; a merged id leads to the profile it was merged into."""
+        ws = principal.workspace_id
+        if profile_id is not None:
+            profile = await self._profiles.get(ws, profile_id)
+        elif user_id is not None:
+            profile = await self._profiles.find_one(ws, {"user_id": user_id})
+        elif anonymous_id is not None:
+            profile = await self._profiles.find_one(ws, {"anonymous_ids": anonymous_id, "merged_into": None})
+        else:
+            return None
+        hops = 0
+        while profile is not None and profile.merged_into is not None and hops < _MERGE_HOPS:
+            profile = await self._profiles.get(ws, profile.merged_into)
+            hops += 1
+        return profile
+
+    async def view(self, principal: Principal, profile: Profile) -> ProfileView:
+        workspace = await self._workspaces.get(principal.workspace_id)
+        now = self._clock()
+        scores = None
+        if is_granted(profile.consent, Purpose.PERSONALIZATION, workspace.consent_mode):
+            scores = _scores(profile, workspace, now)
+        traits: dict[str, Any] = {name: trait.value for name, trait in profile.traits.items()}
+        if principal.sees_pii and profile.pii:
+            traits.update(await self._vault.open(principal.workspace_id, profile))
+            await self._audit.record(
+                principal,
+                "pii.read",
+                profile_id=profile.id,
+                details={"fields": sorted(profile.pii)},
+            )
+        return ProfileView(profile=profile, scores=scores, traits=traits, consent=dict(profile.consent))
+
+    async def search(
+        self,
+        principal: Principal,
+        *,
+        user_id: str | None,
+        anonymous_id: str | None,
+        email: str | None,
+        phone: str | None,
+        seen_after: datetime | None,
+        first: int,
+        after: str | None,
+    ) -> tuple[list[Profile], bool]:
+        """One page of live profiles matching every given criterion, and whether more follow.
+        E-mail and phone match by blind index, so only roles that may see PII may search by them."""
+        if (email or phone) and not principal.sees_pii:
+            raise Forbidden("Only COMPLIANCE and ADMIN keys may look up by e-mail or phone.", field="filter")
+        blind = [
+            self._vault.blind(principal.workspace_id, kind, value) or "-"
+            for kind, value in (("email", email), ("phone", phone))
+            if value is not None
+        ]
+        size = page_size(first)
+        found = await self._profiles.page(
+            principal.workspace_id,
+            ProfileQuery(
+                user_id=user_id,
+                anonymous_id=anonymous_id,
+                blind_indexes=tuple(blind),
+                seen_after=seen_after,
+            ),
+            first=size + 1,
+            after=after,
+        )
+        return found[:size], len(found) > size
+
+    async def lineage(self, principal: Principal, profile_id: str) -> list[str]:
+        """The profile and every profile merged into it, directly or through others."""
+        return await self._profiles.lineage(principal.workspace_id, profile_id)
+
+    async def journey(
+        self, principal: Principal, profile_id: str, *, first: int, after: str | None
+    ) -> tuple[list[StoredEvent], bool]:
+        """One page of the profile's events, oldest first, and whether more follow."""
+        size = page_size(first)
+        events = await self._events.page(
+            principal.workspace_id, profile_id, first=size + 1, after=decode_cursor(after)
+        )
+        return events[:size], len(events) > size
+
+    async def merges(self, principal: Principal, profile_id: str) -> list[Document]:
+        return await self._merges.of_profiles(principal.workspace_id, [profile_id])
+
+
+def _scores(profile: Profile, workspace: WorkspaceSettings, now: datetime) -> Scores:
+    half_life = workspace.half_life
+    return Scores(
+        phase=phase(profile.scores, now),
+        engagement=engagement_score(profile.scores, now, half_life),
+        intent=intent_score(profile.scores, now, half_life),
+        affinities=top_affinities(profile.affinities, now, half_life),
+    )

@@ -1,0 +1,48 @@
+"""A workspace's taxonomy: the shipped default extended or replaced by its own definitions."""
+
+import time
+from collections.abc import Mapping
+from datetime import datetime
+
+from server.domain.access import Principal
+from server.domain.errors import InvalidInput
+from server.domain.taxonomy import (
+    DEFAULT_TAXONOMY,
+    EventDefinition,
+    validate_definition,
+    with_overrides,
+)
+from server.storage.taxonomy import TaxonomyStore
+
+# Several API processes may serve one workspace: a definition saved elsewhere is seen within this.
+_CACHE_SECONDS = 5.0
+
+
+class TaxonomyService:
+    def __init__(self, store: TaxonomyStore) -> None:
+        self._store = store
+        self._cache: dict[str, tuple[float, dict[str, EventDefinition]]] = {}
+
+    async def definitions(self, workspace_id: str) -> Mapping[str, EventDefinition]:
+        cached = self._cache.get(workspace_id)
+        if cached is not None and time.monotonic() - cached[0] < _CACHE_SECONDS:
+            return cached[1]
+        merged = with_overrides(DEFAULT_TAXONOMY, await self._store.overrides(workspace_id))
+        self._cache[workspace_id] = (time.monotonic(), merged)
+        return merged
+
+    async def define(self, principal: Principal, definition: EventDefinition) -> EventDefinition:
+        problems = validate_definition(definition)
+        if problems:
+            field, code = problems[0]
+            raise InvalidInput(f"The event definition's `{field}` is invalid.", field=field, code=code)
+        await self._store.save(principal.workspace_id, definition)
+        self._cache.pop(principal.workspace_id, None)
+        return definition
+
+    async def count_unplanned(self, workspace_id: str, counts: dict[str, int], at: datetime) -> None:
+        if counts:
+            await self._store.count_unplanned(workspace_id, counts, at)
+
+    async def unplanned(self, workspace_id: str, limit: int) -> list[tuple[str, int, datetime]]:
+        return await self._store.unplanned(workspace_id, limit)

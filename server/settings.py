@@ -1,0 +1,31 @@
+"""Configuration from GRANULAR_* environment variables; every field is documented in the README."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRANULAR_", extra="ignore")
+
+    mongodb_uri: SecretStr | None = None
+    database: str = "granular"
+    data_dir: Path = Path(".granular")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    env: Literal["development", "production"] = "development"
+    bootstrap_admin_key: SecretStr | None = None
+    key_file: Path | None = None
+    cors_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = 512 * 1024
+    db_timeout_ms: int = 10_000
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def key_path(self) -> Path:
+        return self.key_file or self.data_dir / "keyring.json"

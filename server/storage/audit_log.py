@@ -1,0 +1,75 @@
+"""The audit_log collection: who did what to which profile, append-only."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+
+from server.storage.client import Database, Document
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: str
+    at: datetime
+    actor: str
+    action: str
+    profile_id: str | None
+    details: dict[str, Any]
+
+
+class AuditLog:
+    def __init__(self, db: Database) -> None:
+        self._collection = db["audit_log"]
+
+    async def append(
+        self,
+        *,
+        workspace_id: str,
+        actor: str,
+        action: str,
+        at: datetime,
+        profile_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        await self._collection.insert_one(
+            {
+                "workspace_id": workspace_id,
+                "at": at,
+                "actor": actor,
+                "action": action,
+                "profile_id": profile_id,
+                "details": details or {},
+            }
+        )
+
+    async def page(
+        self,
+        workspace_id: str,
+        *,
+        profile_id: str | None,
+        action: str | None,
+        first: int,
+        after: str | None,
+    ) -> list[AuditEntry]:
+        """Newest first; `after` is the id of the last entry of the previous page."""
+        query: Document = {"workspace_id": workspace_id}
+        if profile_id is not None:
+            query["profile_id"] = profile_id
+        if action is not None:
+            query["action"] = action
+        if after is not None and ObjectId.is_valid(after):
+            query["_id"] = {"$lt": ObjectId(after)}
+        cursor = self._collection.find(query).sort("_id", -1).limit(first)
+        return [
+            AuditEntry(
+                id=str(doc["_id"]),
+                at=doc["at"],
+                actor=doc["actor"],
+                action=doc["action"],
+                profile_id=doc.get("profile_id"),
+                details=doc.get("details", {}),
+            )
+            async for doc in cursor
+        ]

@@ -1,0 +1,63 @@
+"""The data_keys collection: one wrapped AES key per profile; deleting it shreds the PII."""
+
+from bson import Binary
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from privacy.crypto import WrappedKey
+from server.storage.client import Database
+
+
+class DataKeys:
+    def __init__(self, db: Database) -> None:
+        self._collection = db["data_keys"]
+
+    async def get(
+        self, workspace_id: str, profile_id: str, *, session: AsyncClientSession | None = None
+    ) -> WrappedKey | None:
+        doc = await self._collection.find_one(
+            {"workspace_id": workspace_id, "profile_id": profile_id}, session=session
+        )
+        return WrappedKey(kek_id=doc["kek_id"], blob=bytes(doc["blob"])) if doc else None
+
+    async def put(
+        self,
+        workspace_id: str,
+        profile_id: str,
+        wrapped: WrappedKey,
+        *,
+        session: AsyncClientSession | None = None,
+    ) -> None:
+        await self._collection.replace_one(
+            {"workspace_id": workspace_id, "profile_id": profile_id},
+            {
+                "workspace_id": workspace_id,
+                "profile_id": profile_id,
+                "kek_id": wrapped.kek_id,
+                "blob": Binary(wrapped.blob),
+            },
+            upsert=True,
+            session=session,
+        )
+
+    async def delete(
+        self,
+        workspace_id: str,
+        profile_ids: list[str],
+        *,
+        session: AsyncClientSession | None = None,
+    ) -> int:
+        result = await self._collection.delete_many(
+            {"workspace_id": workspace_id, "profile_id": {"$in": profile_ids}}, session=session
+        )
+        return result.deleted_count
+
+    async def all_wrapped(self) -> list[tuple[str, str, WrappedKey]]:
+        """Every wrapped key (for KEK rotation, which re-wraps keys and never touches data)."""
+        return [
+            (
+                doc["workspace_id"],
+                doc["profile_id"],
+                WrappedKey(kek_id=doc["kek_id"], blob=bytes(doc["blob"])),
+            )
+            async for doc in self._collection.find({})
+        ]

@@ -1,0 +1,159 @@
+"""The events collection: one document per accepted message, unique per (workspace, messageId)."""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from server.domain.errors import InvalidInput
+from server.domain.taxonomy import Phase
+from server.storage.client import Database, Document
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as the product stores it: already minimized, with its consent snapshot."""
+
+    id: str
+    message_id: str
+    profile_id: str
+    type: str
+    name: str
+    timestamp: datetime
+    received_at: datetime
+    phase: Phase | None
+    value: float
+    planned: bool
+    channel: str
+    campaign: str | None
+    properties: dict[str, Any]
+    context: dict[str, Any]
+    consent: dict[str, bool]
+
+
+def to_doc(workspace_id: str, event: StoredEvent) -> Document:
+    return {
+        "_id": ObjectId(event.id),
+        "workspace_id": workspace_id,
+        "message_id": event.message_id,
+        "profile_id": event.profile_id,
+        "type": event.type,
+        "event": event.name,
+        "timestamp": event.timestamp,
+        "received_at": event.received_at,
+        "phase": event.phase.name if event.phase else None,
+        "value": event.value,
+        "planned": event.planned,
+        "channel": event.channel,
+        "campaign": event.campaign,
+        "properties": event.properties,
+        "context": event.context,
+        "consent": event.consent,
+    }
+
+
+def of_doc(doc: Document) -> StoredEvent:
+    return StoredEvent(
+        id=str(doc["_id"]),
+        message_id=doc["message_id"],
+        profile_id=doc["profile_id"],
+        type=doc["type"],
+        name=doc["event"],
+        timestamp=doc["timestamp"],
+        received_at=doc["received_at"],
+        phase=Phase[doc["phase"]] if doc.get("phase") else None,
+        value=doc["value"],
+        planned=doc["planned"],
+        channel=doc["channel"],
+        campaign=doc.get("campaign"),
+        properties=doc.get("properties", {}),
+        context=doc.get("context", {}),
+        consent=doc.get("consent", {}),
+    )
+
+
+def new_event_id() -> str:
+    return str(ObjectId())
+
+
+class Events:
+    def __init__(self, db: Database) -> None:
+        self._collection = db["events"]
+
+    async def existing_message_ids(
+        self,
+        workspace_id: str,
+        message_ids: list[str],
+        *,
+        session: AsyncClientSession | None = None,
+    ) -> set[str]:
+        if not message_ids:
+            return set()
+        cursor = self._collection.find(
+            {"workspace_id": workspace_id, "message_id": {"$in": message_ids}},
+            {"message_id": 1, "_id": 0},
+            session=session,
+        )
+        return {doc["message_id"] async for doc in cursor}
+
+    async def insert(
+        self,
+        workspace_id: str,
+        events: list[StoredEvent],
+        *,
+        session: AsyncClientSession | None = None,
+    ) -> None:
+        if events:
+            await self._collection.insert_many(
+                [to_doc(workspace_id, e) for e in events], ordered=True, session=session
+            )
+
+    async def repoint(
+        self,
+        workspace_id: str,
+        loser: str,
+        winner: str,
+        *,
+        session: AsyncClientSession | None = None,
+    ) -> int:
+        result = await self._collection.update_many(
+            {"workspace_id": workspace_id, "profile_id": loser},
+            {"$set": {"profile_id": winner}},
+            session=session,
+        )
+        return result.modified_count
+
+    async def of_profile(
+        self, workspace_id: str, profile_id: str, *, session: AsyncClientSession | None = None
+    ) -> AsyncIterator[StoredEvent]:
+        cursor = self._collection.find(
+            {"workspace_id": workspace_id, "profile_id": profile_id}, session=session
+        ).sort([("timestamp", 1), ("_id", 1)])
+        async for doc in cursor:
+            yield of_doc(doc)
+
+    async def page(
+        self,
+        workspace_id: str,
+        profile_id: str,
+        *,
+        first: int,
+        after: tuple[datetime, str] | None,
+    ) -> list[StoredEvent]:
+        """Oldest first; `after` is the (timestamp, id) of the last event of the previous page."""
+        query: Document = {"workspace_id": workspace_id, "profile_id": profile_id}
+        if after is not None:
+            at, last_id = after
+            if not ObjectId.is_valid(last_id):
+                raise InvalidInput(
+                    "`after` is not a cursor this API issued.", field="after", code="INVALID_CURSOR"
+                )
+            query["$or"] = [
+                {"timestamp": {"$gt": at}},
+                {"timestamp": at, "_id": {"$gt": ObjectId(last_id)}},
+            ]
+        cursor = self._collection.find(query).sort([("timestamp", 1), ("_id", 1)]).limit(first)
+        return [of_doc(doc) async for doc in cursor]

@@ -1,0 +1,86 @@
+"""Every index Granular relies on, created idempotently at start-up."""
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from server.storage.client import Database
+
+INDEXES: dict[str, list[IndexModel]] = {
+    "workspaces": [],
+    "api_keys": [
+        IndexModel([("digest", ASCENDING)], unique=True, name="digest_unique"),
+        IndexModel([("workspace_id", ASCENDING), ("created_at", DESCENDING)], name="by_workspace"),
+    ],
+    "events": [
+        IndexModel(
+            [("workspace_id", ASCENDING), ("message_id", ASCENDING)],
+            unique=True,
+            name="message_id_unique",
+        ),
+        IndexModel(
+            [("workspace_id", ASCENDING), ("profile_id", ASCENDING), ("timestamp", ASCENDING)],
+            name="by_profile_time",
+        ),
+        IndexModel([("workspace_id", ASCENDING), ("timestamp", ASCENDING)], name="by_time"),
+    ],
+    "profiles": [
+        IndexModel(
+            [("workspace_id", ASCENDING), ("user_id", ASCENDING)],
+            unique=True,
+            partialFilterExpression={"user_id": {"$type": "string"}},
+            name="user_id_unique",
+        ),
+        IndexModel([("workspace_id", ASCENDING), ("anonymous_ids", ASCENDING)], name="by_anonymous_id"),
+        IndexModel([("workspace_id", ASCENDING), ("blind_index", ASCENDING)], name="by_blind_index"),
+        IndexModel([("workspace_id", ASCENDING), ("merged_into", ASCENDING)], name="by_merged_into"),
+    ],
+    "consent_ledger": [
+        IndexModel(
+            [("workspace_id", ASCENDING), ("profile_id", ASCENDING), ("seq", ASCENDING)],
+            unique=True,
+            name="chain_order",
+        ),
+    ],
+    "merges": [
+        IndexModel([("workspace_id", ASCENDING), ("winner_id", ASCENDING)], name="by_winner"),
+        IndexModel([("workspace_id", ASCENDING), ("loser_id", ASCENDING)], name="by_loser"),
+    ],
+    "taxonomy": [
+        IndexModel([("workspace_id", ASCENDING), ("name", ASCENDING)], unique=True, name="name_unique"),
+    ],
+    "unplanned_events": [
+        IndexModel([("workspace_id", ASCENDING), ("name", ASCENDING)], unique=True, name="name_unique"),
+    ],
+    "audit_log": [
+        IndexModel([("workspace_id", ASCENDING), ("at", DESCENDING)], name="by_time"),
+        IndexModel(
+            [("workspace_id", ASCENDING), ("profile_id", ASCENDING), ("at", DESCENDING)],
+            name="by_profile",
+        ),
+    ],
+    "data_keys": [
+        IndexModel(
+            [("workspace_id", ASCENDING), ("profile_id", ASCENDING)],
+            unique=True,
+            name="profile_unique",
+        ),
+    ],
+    "dsr_requests": [
+        IndexModel(
+            [("workspace_id", ASCENDING), ("status", ASCENDING), ("deadline", ASCENDING)],
+            name="queue",
+        ),
+    ],
+    "suppressions": [
+        IndexModel([("workspace_id", ASCENDING), ("hash", ASCENDING)], unique=True, name="hash_unique"),
+    ],
+    "model_fits": [
+        IndexModel([("workspace_id", ASCENDING), ("kind", ASCENDING), ("as_of", DESCENDING)], name="latest"),
+    ],
+}
+
+
+async def ensure_indexes(db: Database) -> None:
+    """Create the collections' indexes; re-running is a no-op."""
+    for collection, models in INDEXES.items():
+        if models:
+            await db[collection].create_indexes(models)

@@ -1,0 +1,47 @@
+"""The merges collection: every identity merge (and refusal) with its rule and the key behind it."""
+
+from datetime import datetime
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from server.storage.client import Database, Document
+
+
+class Merges:
+    def __init__(self, db: Database) -> None:
+        self._collection = db["merges"]
+
+    async def record(
+        self,
+        workspace_id: str,
+        records: list[Document],
+        *,
+        session: AsyncClientSession | None = None,
+    ) -> None:
+        if records:
+            await self._collection.insert_many(
+                [{**r, "workspace_id": workspace_id} for r in records], session=session
+            )
+
+    async def of_profiles(self, workspace_id: str, profile_ids: list[str]) -> list[Document]:
+        cursor = self._collection.find(
+            {
+                "workspace_id": workspace_id,
+                "$or": [{"winner_id": {"$in": profile_ids}}, {"loser_id": {"$in": profile_ids}}],
+            },
+            {"_id": 0, "workspace_id": 0},
+        ).sort("at", 1)
+        return [doc async for doc in cursor]
+
+
+def merge_record(
+    *, winner_id: str, loser_id: str | None, rule: str, key_id: str, at: datetime, merged: bool
+) -> Document:
+    return {
+        "winner_id": winner_id,
+        "loser_id": loser_id,
+        "rule": rule,
+        "key_id": key_id,
+        "at": at,
+        "merged": merged,
+    }

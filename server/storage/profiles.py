@@ -1,0 +1,194 @@
+"""The profiles collection. The document shape stays here; callers see domain Profiles."""
+
+import dataclasses
+import secrets
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bson import Binary
+from pymongo import ReplaceOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from privacy.consent import PurposeState
+from privacy.purposes import ConsentSource, Purpose
+from server.domain.profile import Profile, Trait
+from server.domain.scoring import EMPTY_STATE, DecayedSum, ScoreState
+from server.domain.taxonomy import Phase
+from server.storage.client import Database, Document
+
+_SCORE_TYPES = typing.get_type_hints(ScoreState)
+
+
+def new_profile_id() -> str:
+    return "prf_" + secrets.token_hex(12)
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, DecayedSum):
+        return {"total": value.total, "ref": value.ref}
+    if isinstance(value, Phase):
+        return value.name
+    return value
+
+
+def _decode(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    if hint is DecayedSum or DecayedSum in typing.get_args(hint):
+        return DecayedSum(total=value["total"], ref=value["ref"])
+    if hint is Phase or Phase in typing.get_args(hint):
+        return Phase[value]
+    return value
+
+
+def scores_doc(state: ScoreState) -> Document:
+    return {f.name: _encode(getattr(state, f.name)) for f in dataclasses.fields(state)}
+
+
+def scores_of(doc: Mapping[str, Any] | None) -> ScoreState:
+    if not doc:
+        return EMPTY_STATE
+    return ScoreState(**{name: _decode(_SCORE_TYPES[name], doc.get(name)) for name in _SCORE_TYPES})
+
+
+def to_doc(workspace_id: str, profile: Profile) -> Document:
+    return {
+        "_id": profile.id,
+        "workspace_id": workspace_id,
+        "user_id": profile.user_id,
+        "anonymous_ids": list(profile.anonymous_ids),
+        "traits": {name: {"v": t.value, "at": t.at} for name, t in profile.traits.items()},
+        "pii": {name: {"ct": Binary(ct), "at": at} for name, (ct, at) in profile.pii.items()},
+        "blind_index": list(profile.blind_indexes),
+        "consent": {
+            p.value: {"granted": s.granted, "source": s.source.value, "at": s.at}
+            for p, s in profile.consent.items()
+        },
+        "consent_head": {"seq": profile.consent_head[0], "hash": profile.consent_head[1]},
+        "scores": scores_doc(profile.scores),
+        "affinities": {key: _encode(value) for key, value in profile.affinities.items()},
+        "first_seen": profile.scores.first_seen,
+        "last_seen": profile.scores.last_seen,
+        "merged_into": profile.merged_into,
+    }
+
+
+def of_doc(doc: Document) -> Profile:
+    return Profile(
+        id=doc["_id"],
+        user_id=doc.get("user_id"),
+        anonymous_ids=tuple(doc.get("anonymous_ids", ())),
+        traits={name: Trait(t["v"], t["at"]) for name, t in doc.get("traits", {}).items()},
+        pii={name: (bytes(p["ct"]), p["at"]) for name, p in doc.get("pii", {}).items()},
+        blind_indexes=tuple(doc.get("blind_index", ())),
+        consent={
+            Purpose(p): PurposeState(granted=s["granted"], source=ConsentSource(s["source"]), at=s["at"])
+            for p, s in doc.get("consent", {}).items()
+        },
+        consent_head=(
+            doc.get("consent_head", {}).get("seq", 0),
+            doc.get("consent_head", {}).get("hash", ""),
+        ),
+        scores=scores_of(doc.get("scores")),
+        affinities={
+            k: DecayedSum(total=v["total"], ref=v["ref"]) for k, v in doc.get("affinities", {}).items()
+        },
+        merged_into=doc.get("merged_into"),
+    )
+
+
+@dataclass(frozen=True)
+class ProfileQuery:
+    user_id: str | None = None
+    anonymous_id: str | None = None
+    blind_indexes: tuple[str, ...] = ()
+    seen_after: datetime | None = None
+
+
+class Profiles:
+    def __init__(self, db: Database) -> None:
+        self._collection = db["profiles"]
+
+    async def by_ids(
+        self,
+        workspace_id: str,
+        *,
+        user_ids: list[str],
+        anonymous_ids: list[str],
+        session: AsyncClientSession | None = None,
+    ) -> list[Profile]:
+        """Live (unmerged) profiles holding any of these ids."""
+        clauses: list[Document] = []
+        if user_ids:
+            clauses.append({"user_id": {"$in": user_ids}})
+        if anonymous_ids:
+            clauses.append({"anonymous_ids": {"$in": anonymous_ids}})
+        if not clauses:
+            return []
+        cursor = self._collection.find(
+            {"workspace_id": workspace_id, "merged_into": None, "$or": clauses}, session=session
+        )
+        return [of_doc(doc) async for doc in cursor]
+
+    async def get(
+        self, workspace_id: str, profile_id: str, *, session: AsyncClientSession | None = None
+    ) -> Profile | None:
+        doc = await self._collection.find_one(
+            {"_id": profile_id, "workspace_id": workspace_id}, session=session
+        )
+        return of_doc(doc) if doc else None
+
+    async def find_one(self, workspace_id: str, query: Document) -> Profile | None:
+        doc = await self._collection.find_one({**query, "workspace_id": workspace_id})
+        return of_doc(doc) if doc else None
+
+    async def save_all(
+        self,
+        workspace_id: str,
+        profiles: list[Profile],
+        *,
+        session: AsyncClientSession | None = None,
+    ) -> None:
+        if profiles:
+            await self._collection.bulk_write(
+                [
+                    ReplaceOne(
+                        {"_id": p.id, "workspace_id": workspace_id},
+                        to_doc(workspace_id, p),
+                        upsert=True,
+                    )
+                    for p in profiles
+                ],
+                ordered=False,
+                session=session,
+            )
+
+    async def page(
+        self, workspace_id: str, query: ProfileQuery, *, first: int, after: str | None
+    ) -> list[Profile]:
+        conditions: Document = {"workspace_id": workspace_id, "merged_into": None}
+        if query.user_id is not None:
+            conditions["user_id"] = query.user_id
+        if query.anonymous_id is not None:
+            conditions["anonymous_ids"] = query.anonymous_id
+        if query.blind_indexes:
+            conditions["blind_index"] = {"$all": list(query.blind_indexes)}
+        if query.seen_after is not None:
+            conditions["last_seen"] = {"$gt": query.seen_after}
+        if after is not None:
+            conditions["_id"] = {"$gt": after}
+        cursor = self._collection.find(conditions).sort("_id", 1).limit(first)
+        return [of_doc(doc) async for doc in cursor]
+
+    async def lineage(self, workspace_id: str, profile_id: str) -> list[str]:
+        ids, frontier = [profile_id], [profile_id]
+        while frontier:
+            cursor = self._collection.find(
+                {"workspace_id": workspace_id, "merged_into": {"$in": frontier}}, {"_id": 1}
+            )
+            frontier = [doc["_id"] async for doc in cursor if doc["_id"] not in ids]
+            ids.extend(frontier)
+        return ids

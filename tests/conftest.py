@@ -1,0 +1,90 @@
+"""Fixtures: one real SecantusDB child per test session, a fresh database per test, and the real
+ASGI app reached over HTTP (httpx's ASGI transport) with its lifespan running."""
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import AsyncMongoClient
+
+from server.app import create_app
+from server.domain.access import Role
+from server.settings import Settings
+from server.storage.embedded import EmbeddedDatabase
+
+ADMIN_KEY = "gr_test_bootstrap_admin_key"
+
+
+@pytest.fixture(scope="session")
+def mongodb_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    configured = os.environ.get("GRANULAR_TEST_MONGODB_URI")
+    if configured:
+        yield configured
+        return
+    embedded = EmbeddedDatabase(tmp_path_factory.mktemp("secantus") / "data", test_commands=True)
+    embedded.start()
+    try:
+        yield embedded.uri
+    finally:
+        embedded.stop()
+
+
+@pytest.fixture
+def settings(mongodb_uri: str, tmp_path: Path) -> Settings:
+    return Settings(
+        mongodb_uri=mongodb_uri,
+        database="t_" + uuid.uuid4().hex[:16],
+        data_dir=tmp_path,
+        bootstrap_admin_key=ADMIN_KEY,
+    )
+
+
+@dataclass
+class Api:
+    """The running app, reached over HTTP, plus the database behind it for checks."""
+
+    http: httpx.AsyncClient
+    db: Any
+    app: Any
+
+    async def gql(
+        self, query: str, variables: dict[str, Any] | None = None, *, key: str | None = ADMIN_KEY
+    ) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def key(self, role: str, name: str = "test") -> str:
+        body = await self.gql(
+            "mutation($role: Role!, $name: String!) { createApiKey(role: $role, name: $name) { secret } }",
+            {"role": role, "name": name},
+        )
+        secret: str = body["data"]["createApiKey"]["secret"]
+        return secret
+
+    async def key_in(self, workspace_id: str, role: str) -> str:
+        """A key of another workspace (issued the way `granular keys create --workspace` does)."""
+        _, secret = await self.app.state.services.keys.create(
+            workspace_id=workspace_id, role=Role(role), name="test", actor="test"
+        )
+        return str(secret)
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[Api]:
+    app = create_app(settings, announce=lambda line: None)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield Api(http=http, db=app.state.services.db, app=app)
+        client: AsyncMongoClient[Any] = app.state.services.db.client
+        await client.drop_database(settings.database)

@@ -1,0 +1,224 @@
+from typing import Any
+
+from tests.conftest import Api
+from tests.factories import ALL_GRANTED, ago, track
+from tests.graphql.test_track_events import TRACK
+
+IDENTIFY = "mutation($input: IdentifyInput!) { identify(input: $input) { id userId anonymousIds traits } }"
+PROFILE = """query($userId: String, $anonymousId: String, $id: ID) {
+  profile(userId: $userId, anonymousId: $anonymousId, id: $id) {
+    id userId anonymousIds phase engagementScore intentScore traits
+    affinities { key weight } consent { purpose granted source }
+  }
+}"""
+
+
+async def _track(api: Api, events: list[dict[str, Any]], key: str | None = None) -> dict[str, Any]:
+    body = await api.gql(TRACK, {"events": events}, **({"key": key} if key else {}))
+    result: dict[str, Any] = body["data"]["trackEvents"]
+    return result
+
+
+async def test_identify_links_an_anonymous_visitor_to_their_user_id(api: Api) -> None:
+    await _track(api, [track(anonymous_id="a1")])
+    body = await api.gql(
+        IDENTIFY, {"input": {"userId": "u1", "anonymousId": "a1", "traits": {"plan": "gold"}}}
+    )
+    assert body["data"]["identify"]["userId"] == "u1"
+    assert body["data"]["identify"]["anonymousIds"] == ["a1"]
+    assert await api.db["profiles"].count_documents({}) == 1
+
+
+async def test_two_profiles_of_one_person_merge_with_events_and_most_restrictive_consent(
+    api: Api,
+) -> None:
+    await _track(
+        api,
+        [
+            track(
+                "product_viewed",
+                anonymous_id="phone",
+                consent={**ALL_GRANTED, "marketing_email": False},
+            )
+        ],
+    )
+    await _track(api, [track("product_added", user_id="u1", anonymous_id="laptop")])
+    # No consent in this message's context: what the merge decided stands.
+    await _track(api, [track("checkout_started", user_id="u1", anonymous_id="phone", consent=None)])
+    live = [p async for p in api.db["profiles"].find({"merged_into": None})]
+    assert len(live) == 1
+    winner = live[0]
+    assert sorted(winner["anonymous_ids"]) == ["laptop", "phone"]
+    assert winner["consent"]["marketing_email"]["granted"] is False
+    assert await api.db["events"].count_documents({"profile_id": winner["_id"]}) == 3
+    loser = await api.db["profiles"].find_one({"merged_into": winner["_id"]})
+    assert loser is not None
+    merges = await api.gql(
+        "query($id: ID!) { identityMerges(profileId: $id) { rule merged } }", {"id": winner["_id"]}
+    )
+    assert merges["data"]["identityMerges"] == [{"rule": "anonymous_into_identified", "merged": True}]
+
+
+async def test_a_browser_key_cannot_merge_two_identified_customers(api: Api) -> None:
+    ingest = await api.key("INGEST")
+    await _track(api, [track(user_id="u1", anonymous_id="shared")], key=ingest)
+    await _track(api, [track(user_id="u2", anonymous_id="other")], key=ingest)
+    await _track(api, [track(user_id="u2", anonymous_id="shared")], key=ingest)
+    assert await api.db["profiles"].count_documents({"merged_into": None}) == 2
+
+
+async def test_an_admin_key_may_merge_two_identified_customers(api: Api) -> None:
+    await _track(api, [track(user_id="u1", anonymous_id="d1")])
+    await _track(api, [track(user_id="u2", anonymous_id="d2")])
+    await _track(api, [track(user_id="u2", anonymous_id="d1")])
+    assert await api.db["profiles"].count_documents({"merged_into": None}) == 1
+
+
+async def test_a_merged_id_still_finds_the_surviving_profile(api: Api) -> None:
+    await _track(api, [track(anonymous_id="phone")])
+    await _track(api, [track(user_id="u1", anonymous_id="laptop")])
+    await _track(api, [track(user_id="u1", anonymous_id="phone")])
+    body = await api.gql(PROFILE, {"anonymousId": "phone"})
+    assert body["data"]["profile"]["userId"] == "u1"
+
+
+async def test_scores_and_phase_come_from_consented_events(api: Api) -> None:
+    await _track(api, [track("product_viewed", user_id="u1"), track("checkout_started", user_id="u1")])
+    profile = (await api.gql(PROFILE, {"userId": "u1"}))["data"]["profile"]
+    assert profile["phase"] == "INTENT"
+    assert 0.74 < profile["engagementScore"] <= 0.75
+    assert 0 < profile["intentScore"] < 1
+
+
+async def test_without_personalization_consent_no_scores_are_shown(api: Api) -> None:
+    await _track(api, [track("product_viewed", user_id="u1", consent={"analytics": True})])
+    profile = (await api.gql(PROFILE, {"userId": "u1"}))["data"]["profile"]
+    assert (profile["phase"], profile["engagementScore"], profile["intentScore"]) == (
+        None,
+        None,
+        None,
+    )
+
+
+async def test_affinities_follow_viewed_categories(api: Api) -> None:
+    await _track(
+        api,
+        [
+            track("product_viewed", user_id="u1", properties={"category": "Shoes"}),
+            track("size_guide_viewed", user_id="u1", properties={"category": "Shoes"}),
+            track("product_viewed", user_id="u1", properties={"category": "Hats"}),
+        ],
+    )
+    profile = (await api.gql(PROFILE, {"userId": "u1"}))["data"]["profile"]
+    keys = [a["key"] for a in profile["affinities"]]
+    assert keys[0] == "category:shoes"
+    assert "category:hats" in keys
+
+
+async def test_personal_traits_are_hidden_from_personalization_keys(api: Api) -> None:
+    await api.gql(
+        IDENTIFY,
+        {"input": {"userId": "u1", "traits": {"email": "ana@example.com", "plan": "gold"}}},
+    )
+    engine = await api.key("PERSONALIZATION")
+    seen = (await api.gql(PROFILE, {"userId": "u1"}, key=engine))["data"]["profile"]["traits"]
+    assert seen == {"plan": "gold"}
+
+
+async def test_personal_traits_are_decrypted_for_compliance_and_the_read_is_audited(
+    api: Api,
+) -> None:
+    await api.gql(IDENTIFY, {"input": {"userId": "u1", "traits": {"email": "ana@example.com"}}})
+    compliance = await api.key("COMPLIANCE")
+    seen = (await api.gql(PROFILE, {"userId": "u1"}, key=compliance))["data"]["profile"]["traits"]
+    assert seen == {"email": "ana@example.com"}
+    audit = await api.db["audit_log"].find_one({"action": "pii.read"})
+    assert audit["details"] == {"fields": ["email"]}
+    assert "ana@example.com" not in str(audit)
+
+
+async def test_the_profiles_collection_holds_no_plaintext_email(api: Api) -> None:
+    await api.gql(
+        IDENTIFY,
+        {
+            "input": {
+                "userId": "u1",
+                "traits": {"email": "Ana@Example.com", "phone": "+44 20 7946 0958"},
+            }
+        },
+    )
+    raw = [doc async for doc in api.db["profiles"].find({})]
+    assert "ana@example.com" not in str(raw).lower()
+    assert "7946" not in str(raw)
+
+
+async def test_profiles_can_be_found_by_email_through_the_blind_index(api: Api) -> None:
+    await api.gql(IDENTIFY, {"input": {"userId": "u1", "traits": {"email": "ana@example.com"}}})
+    body = await api.gql('{ profiles(filter: {email: "  ANA@example.com "}) { edges { node { userId } } } }')
+    assert body["data"]["profiles"]["edges"] == [{"node": {"userId": "u1"}}]
+
+
+async def test_analysts_may_not_search_by_email(api: Api) -> None:
+    analyst = await api.key("ANALYST")
+    body = await api.gql('{ profiles(filter: {email: "a@b.co"}) { edges { cursor } } }', key=analyst)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_journey_pages_through_events_oldest_first(api: Api) -> None:
+    await _track(
+        api,
+        [
+            track("product_viewed", user_id="u1", at=ago(minutes=30)),
+            track("product_added", user_id="u1", at=ago(minutes=20)),
+            track("checkout_started", user_id="u1", at=ago(minutes=10)),
+        ],
+    )
+    profile_id = (await api.gql(PROFILE, {"userId": "u1"}))["data"]["profile"]["id"]
+    query = """query($id: ID!, $after: String) { journey(profileId: $id, first: 2, after: $after) {
+      edges { cursor node { event phase value } } pageInfo { hasNextPage endCursor } } }"""
+    first = (await api.gql(query, {"id": profile_id}))["data"]["journey"]
+    assert [e["node"]["event"] for e in first["edges"]] == ["product_viewed", "product_added"]
+    assert first["pageInfo"]["hasNextPage"] is True
+    second = (await api.gql(query, {"id": profile_id, "after": first["pageInfo"]["endCursor"]}))["data"][
+        "journey"
+    ]
+    assert [e["node"]["event"] for e in second["edges"]] == ["checkout_started"]
+    assert second["pageInfo"]["hasNextPage"] is False
+
+
+async def test_stored_events_are_minimized(api: Api) -> None:
+    await _track(
+        api,
+        [
+            track(
+                "products_searched",
+                user_id="u1",
+                properties={"query": "red shoes for ana@example.com", "secret_field": "x"},
+                context={
+                    "ip": "203.0.113.77",
+                    "page": {"url": "https://shop.example/s?q=ana&utm_source=news"},
+                },
+            )
+        ],
+    )
+    stored = await api.db["events"].find_one({})
+    assert "ana@example.com" not in str(stored)
+    assert "secret_field" not in stored["properties"]
+    assert stored["context"]["ip"] == "203.0.113.0"
+    assert "q=ana" not in stored["context"]["page"]["url"]
+    assert "utm_source=news" in stored["context"]["page"]["url"]
+
+
+async def test_another_workspaces_key_sees_its_profiles_as_missing_and_writes_apart(
+    api: Api,
+) -> None:
+    await _track(api, [track(user_id="u1")])
+    profile_id = (await api.gql(PROFILE, {"userId": "u1"}))["data"]["profile"]["id"]
+    other = await api.key_in("other-shop", "ADMIN")
+    by_id = await api.gql(PROFILE, {"id": profile_id}, key=other)
+    missing = await api.gql(PROFILE, {"id": "prf_does_not_exist"}, key=other)
+    assert by_id == missing == {"data": {"profile": None}}
+    assert (await api.gql(PROFILE, {"userId": "u1"}, key=other)) == {"data": {"profile": None}}
+    await _track(api, [track("product_added", user_id="u1")], key=other)
+    assert await api.db["profiles"].count_documents({"user_id": "u1"}) == 2
+    assert await api.db["events"].count_documents({"profile_id": profile_id}) == 1
