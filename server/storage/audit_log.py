@@ -73,3 +73,13 @@ class AuditLog:
             )
             async for doc in cursor
         ]
+
+    async def pseudonymize(self, workspace_id: str, pseudonyms: dict[str, str]) -> int:
+        """Replace profile ids with pseudonyms: the entries stay as proof, without the person."""
+        changed = 0
+        for profile_id, pseudonym in pseudonyms.items():
+            result = await self._collection.update_many(
+                {"workspace_id": workspace_id, "profile_id": profile_id}, {"$set": {"profile_id": pseudonym}}
+            )
+            changed += result.modified_count
+        return changed

@@ -23,15 +23,22 @@ class Merges:
                 [{**r, "workspace_id": workspace_id} for r in records], session=session
             )
 
+    @staticmethod
+    def _touching(workspace_id: str, profile_ids: list[str]) -> Document:
+        return {
+            "workspace_id": workspace_id,
+            "$or": [{"winner_id": {"$in": profile_ids}}, {"loser_id": {"$in": profile_ids}}],
+        }
+
     async def of_profiles(self, workspace_id: str, profile_ids: list[str]) -> list[Document]:
         cursor = self._collection.find(
-            {
-                "workspace_id": workspace_id,
-                "$or": [{"winner_id": {"$in": profile_ids}}, {"loser_id": {"$in": profile_ids}}],
-            },
-            {"_id": 0, "workspace_id": 0},
+            self._touching(workspace_id, profile_ids), {"_id": 0, "workspace_id": 0}
         ).sort("at", 1)
         return [doc async for doc in cursor]
+
+    async def delete_for(self, workspace_id: str, profile_ids: list[str]) -> int:
+        result = await self._collection.delete_many(self._touching(workspace_id, profile_ids))
+        return result.deleted_count
 
 
 def merge_record(

@@ -192,3 +192,53 @@ class Profiles:
             frontier = [doc["_id"] async for doc in cursor if doc["_id"] not in ids]
             ids.extend(frontier)
         return ids
+
+    async def matching(
+        self,
+        workspace_id: str,
+        *,
+        profile_id: str | None,
+        user_id: str | None,
+        anonymous_id: str | None,
+        blind_indexes: list[str],
+    ) -> list[str]:
+        """Ids of profiles (live or merged) holding any of these identifiers."""
+        clauses: list[Document] = []
+        if profile_id:
+            clauses.append({"_id": profile_id})
+        if user_id:
+            clauses.append({"user_id": user_id})
+        if anonymous_id:
+            clauses.append({"anonymous_ids": anonymous_id})
+        if blind_indexes:
+            clauses.append({"blind_index": {"$in": blind_indexes}})
+        if not clauses:
+            return []
+        cursor = self._collection.find({"workspace_id": workspace_id, "$or": clauses}, {"_id": 1})
+        return [doc["_id"] async for doc in cursor]
+
+    async def related(self, workspace_id: str, seeds: list[str]) -> list[str]:
+        """The seeds and every profile merged into or from them, transitively."""
+        known: set[str] = set(seeds)
+        frontier = list(seeds)
+        while frontier:
+            cursor = self._collection.find(
+                {"workspace_id": workspace_id, "$or": [{"_id": {"$in": frontier}}, {"merged_into": {"$in": frontier}}]},
+                {"_id": 1, "merged_into": 1},
+            )
+            found: set[str] = set()
+            async for doc in cursor:
+                found.add(doc["_id"])
+                if doc.get("merged_into"):
+                    found.add(doc["merged_into"])
+            frontier = sorted(found - known)
+            known |= found
+        return sorted(known)
+
+    async def of_ids(self, workspace_id: str, profile_ids: list[str]) -> list[Profile]:
+        cursor = self._collection.find({"workspace_id": workspace_id, "_id": {"$in": profile_ids}})
+        return [of_doc(doc) async for doc in cursor]
+
+    async def delete(self, workspace_id: str, profile_ids: list[str]) -> int:
+        result = await self._collection.delete_many({"workspace_id": workspace_id, "_id": {"$in": profile_ids}})
+        return result.deleted_count
