@@ -13,7 +13,7 @@ from starlette.routing import Route
 from server.domain.workspace import DEFAULT_WORKSPACE
 from server.graphql.schema import build_schema
 from server.graphql.view import GranularGraphQL
-from server.http import segment
+from server.http import exports, segment
 from server.http.health import healthz, metrics, readyz
 from server.http.limits import BodyLimit
 from server.http.observability import RequestMetrics
@@ -65,6 +65,7 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/v1/batch", segment.batch, methods=["POST"]),
+        Route("/v1/exports/{token:str}", exports.download, methods=["GET"]),
         Route("/v1/{kind:str}", segment.single, methods=["POST"]),
     ]
     known_paths = frozenset(route.path for route in routes)

@@ -20,11 +20,15 @@ from server.graphql.errors import error_codes
 from server.graphql.mutations.create_api_key import CreateApiKey
 from server.graphql.mutations.define_event import DefineEvent
 from server.graphql.mutations.identify import Identify
+from server.graphql.mutations.opt_out import OptOut
+from server.graphql.mutations.request_erasure import RequestErasure
+from server.graphql.mutations.request_export import RequestExport
 from server.graphql.mutations.revoke_api_key import RevokeApiKey
 from server.graphql.mutations.set_consent import SetConsent
 from server.graphql.mutations.track_events import TrackEvents
 from server.graphql.operation_metrics import OperationMetrics
 from server.graphql.queries.api_keys import ApiKeyQueries
+from server.graphql.queries.compliance import ComplianceQueries
 from server.graphql.queries.profiles import ProfileQueries
 from server.graphql.queries.taxonomy import TaxonomyQueries
 
@@ -32,12 +36,15 @@ MAX_DEPTH = 10
 MAX_ALIASES = 15
 MAX_TOKENS = 2000
 
-QUERY_AREAS: tuple[type, ...] = (ProfileQueries, TaxonomyQueries, ApiKeyQueries)
+QUERY_AREAS: tuple[type, ...] = (ProfileQueries, TaxonomyQueries, ComplianceQueries, ApiKeyQueries)
 MUTATIONS: tuple[type, ...] = (
     TrackEvents,
     Identify,
     SetConsent,
     DefineEvent,
+    RequestErasure,
+    RequestExport,
+    OptOut,
     CreateApiKey,
     RevokeApiKey,
 )

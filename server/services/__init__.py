@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from privacy.crypto import Keyring
 from server.services.audit import AuditService
 from server.services.consent import ConsentService
+from server.services.dsr import DsrService, Stores
 from server.services.ingest import IngestService
 from server.services.keys import KeyService
 from server.services.profiles import ProfileService
@@ -17,6 +18,7 @@ from server.storage.audit_log import AuditLog
 from server.storage.client import Database
 from server.storage.consent_ledger import ConsentLedger
 from server.storage.data_keys import DataKeys
+from server.storage.dsr_requests import DsrRequests
 from server.storage.events import Events
 from server.storage.merges import Merges
 from server.storage.profiles import Profiles
@@ -39,6 +41,7 @@ class Services:
     ingest: IngestService
     profiles: ProfileService
     consent: ConsentService
+    dsr: DsrService
 
     @classmethod
     def build(cls, db: Database, keyring: Keyring, clock: Callable[[], datetime] = utc_now) -> "Services":
@@ -46,28 +49,40 @@ class Services:
         audit = AuditService(audit_log, clock)
         taxonomy = TaxonomyService(TaxonomyStore(db))
         profiles, events, merges, workspaces = Profiles(db), Events(db), Merges(db), Workspaces(db)
-        ledger = ConsentLedger(db)
-        vault = Vault(DataKeys(db), keyring)
+        ledger, data_keys, suppressions = ConsentLedger(db), DataKeys(db), Suppressions(db)
+        vault = Vault(data_keys, keyring)
+        ingest = IngestService(
+            db.client,
+            profiles=profiles,
+            events=events,
+            ledger=ledger,
+            suppressions=suppressions,
+            merges=merges,
+            workspaces=workspaces,
+            taxonomy=taxonomy,
+            vault=vault,
+            clock=clock,
+        )
+        stores = Stores(
+            requests=DsrRequests(db),
+            profiles=profiles,
+            events=events,
+            ledger=ledger,
+            merges=merges,
+            data_keys=data_keys,
+            suppressions=suppressions,
+            audit_log=audit_log,
+        )
         return cls(
             db=db,
             keyring=keyring,
             audit=audit,
             keys=KeyService(ApiKeys(db), audit_log, keyring, clock),
             taxonomy=taxonomy,
-            ingest=IngestService(
-                db.client,
-                profiles=profiles,
-                events=events,
-                ledger=ledger,
-                suppressions=Suppressions(db),
-                merges=merges,
-                workspaces=workspaces,
-                taxonomy=taxonomy,
-                vault=vault,
-                clock=clock,
-            ),
+            ingest=ingest,
             profiles=ProfileService(profiles, events, merges, workspaces, vault, audit, clock),
             consent=ConsentService(ledger),
+            dsr=DsrService(stores, vault=vault, keyring=keyring, audit=audit, ingest=ingest, clock=clock),
         )
 
     async def ping(self) -> None:

@@ -17,6 +17,7 @@ from privacy.crypto import (
     blind_index,
     decrypt_field,
     encrypt_field,
+    keyed_hash,
     new_data_key,
     suppression_hash,
     unwrap_data_key,
@@ -63,6 +64,17 @@ class Vault:
         if normalized is None:
             return None
         return blind_index(self._keyring, workspace_id=workspace_id, kind=kind, normalized=normalized)
+
+    def suppression_hashes_of(self, workspace_id: str, pairs: list[tuple[str, str]]) -> list[str]:
+        """Keyed hashes of (kind, normalized value) pairs: what the suppression list stores."""
+        return [
+            suppression_hash(self._keyring, workspace_id=workspace_id, kind=kind, normalized=value)
+            for kind, value in pairs
+        ]
+
+    def token_digest(self, token: str) -> str:
+        """How a one-time link's token is stored: a keyed hash, so a database copy cannot use it."""
+        return keyed_hash(self._keyring.api_key_pepper, "link", token)
 
     def suppression_hashes(
         self,

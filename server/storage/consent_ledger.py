@@ -66,5 +66,7 @@ class ConsentLedger:
         return [_entry(doc) async for doc in cursor]
 
     async def delete_for(self, workspace_id: str, profile_ids: list[str]) -> int:
-        result = await self._collection.delete_many({"workspace_id": workspace_id, "profile_id": {"$in": profile_ids}})
+        result = await self._collection.delete_many(
+            {"workspace_id": workspace_id, "profile_id": {"$in": profile_ids}}
+        )
         return result.deleted_count

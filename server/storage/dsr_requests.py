@@ -81,7 +81,9 @@ class DsrRequests:
         await self._collection.insert_one(doc)
         return _record(doc)
 
-    async def unfinished_for(self, workspace_id: str, kind: DsrKind, subject_hashes: list[str]) -> DsrRecord | None:
+    async def unfinished_for(
+        self, workspace_id: str, kind: DsrKind, subject_hashes: list[str]
+    ) -> DsrRecord | None:
         """A request of this kind for the same subject that has not completed (to resume it)."""
         doc = await self._collection.find_one(
             {
@@ -107,7 +109,8 @@ class DsrRequests:
 
     async def count_into(self, workspace_id: str, request_id: str, collection: str, count: int) -> None:
         await self._collection.update_one(
-            {"_id": request_id, "workspace_id": workspace_id}, {"$inc": {f"result.deleted.{collection}": count}}
+            {"_id": request_id, "workspace_id": workspace_id},
+            {"$inc": {f"result.deleted.{collection}": count}},
         )
 
     async def claim_export(self, digest: str, now: datetime) -> tuple[str, DsrRecord] | None:

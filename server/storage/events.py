@@ -159,11 +159,15 @@ class Events:
         return [of_doc(doc) async for doc in cursor]
 
     async def delete_for(self, workspace_id: str, profile_ids: list[str]) -> int:
-        result = await self._collection.delete_many({"workspace_id": workspace_id, "profile_id": {"$in": profile_ids}})
+        result = await self._collection.delete_many(
+            {"workspace_id": workspace_id, "profile_id": {"$in": profile_ids}}
+        )
         return result.deleted_count
 
     async def count_for(self, workspace_id: str, profile_ids: list[str]) -> int:
-        return await self._collection.count_documents({"workspace_id": workspace_id, "profile_id": {"$in": profile_ids}})
+        return await self._collection.count_documents(
+            {"workspace_id": workspace_id, "profile_id": {"$in": profile_ids}}
+        )
 
     async def stream_for(self, workspace_id: str, profile_ids: list[str]) -> AsyncIterator[StoredEvent]:
         """Every event of these profiles, oldest first, one document at a time (exports stream)."""

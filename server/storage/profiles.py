@@ -223,7 +223,10 @@ class Profiles:
         frontier = list(seeds)
         while frontier:
             cursor = self._collection.find(
-                {"workspace_id": workspace_id, "$or": [{"_id": {"$in": frontier}}, {"merged_into": {"$in": frontier}}]},
+                {
+                    "workspace_id": workspace_id,
+                    "$or": [{"_id": {"$in": frontier}}, {"merged_into": {"$in": frontier}}],
+                },
                 {"_id": 1, "merged_into": 1},
             )
             found: set[str] = set()
@@ -240,5 +243,7 @@ class Profiles:
         return [of_doc(doc) async for doc in cursor]
 
     async def delete(self, workspace_id: str, profile_ids: list[str]) -> int:
-        result = await self._collection.delete_many({"workspace_id": workspace_id, "_id": {"$in": profile_ids}})
+        result = await self._collection.delete_many(
+            {"workspace_id": workspace_id, "_id": {"$in": profile_ids}}
+        )
         return result.deleted_count

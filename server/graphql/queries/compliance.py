@@ -1,0 +1,94 @@
+import strawberry
+
+from privacy.erasure import DsrStatus as DomainStatus
+from server.domain.access import Role
+from server.graphql.context import Info
+from server.graphql.permissions import allow
+from server.graphql.types.dsr import (
+    AuditEntry,
+    AuditEntryConnection,
+    AuditEntryEdge,
+    DsrRequest,
+    DsrRequestConnection,
+    DsrRequestEdge,
+    DsrStatus,
+)
+from server.graphql.types.profile import PageInfo
+
+
+@strawberry.type
+class ComplianceQueries:
+    @strawberry.field(description="One data-subject request.", extensions=allow(Role.COMPLIANCE))
+    async def dsr_request(self, info: Info, id: strawberry.ID) -> DsrRequest | None:
+        dsr = info.context.services.dsr
+        record = await dsr.get(info.context.principal, str(id))
+        return DsrRequest.of(record, overdue=dsr.is_overdue(record)) if record else None
+
+    @strawberry.field(
+        description="Data-subject requests in id order; `overdue: true` lists unfinished ones past deadline.",
+        extensions=allow(Role.COMPLIANCE),
+    )
+    async def dsr_requests(
+        self,
+        info: Info,
+        status: DsrStatus | None = None,  # type: ignore[valid-type]
+        overdue: bool = False,
+        first: int = 50,
+        after: str | None = None,
+    ) -> DsrRequestConnection:
+        dsr = info.context.services.dsr
+        records = await dsr.page(
+            info.context.principal,
+            status=DomainStatus(status) if status else None,
+            only_overdue=overdue,
+            first=first + 1,
+            after=after,
+        )
+        size = max(1, min(first, 500))
+        edges = [
+            DsrRequestEdge(cursor=r.id, node=DsrRequest.of(r, overdue=dsr.is_overdue(r)))
+            for r in records[:size]
+        ]
+        end = edges[-1].cursor if edges else None
+        return DsrRequestConnection(
+            edges=edges, page_info=PageInfo(has_next_page=len(records) > size, end_cursor=end)
+        )
+
+    @strawberry.field(
+        description="The audit trail, newest first: DSR actions, PII reads, key changes, denied calls.",
+        extensions=allow(Role.COMPLIANCE),
+    )
+    async def audit_log(
+        self,
+        info: Info,
+        profile_id: strawberry.ID | None = None,
+        action: str | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> AuditEntryConnection:
+        size = max(1, min(first, 500))
+        entries = await info.context.services.audit.page(
+            info.context.principal,
+            profile_id=str(profile_id) if profile_id else None,
+            action=action,
+            first=size + 1,
+            after=after,
+        )
+        edges = [
+            AuditEntryEdge(
+                cursor=e.id,
+                node=AuditEntry(
+                    id=strawberry.ID(e.id),
+                    at=e.at,
+                    actor=e.actor,
+                    action=e.action,
+                    profile_id=e.profile_id,
+                    details=e.details,
+                ),
+            )
+            for e in entries[:size]
+        ]
+        end = edges[-1].cursor if edges else None
+        return AuditEntryConnection(
+            edges=edges, page_info=PageInfo(has_next_page=len(entries) > size, end_cursor=end)
+        )
