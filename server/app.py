@@ -5,18 +5,22 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 
 import anyio.to_thread
+from pymongo.errors import ConnectionFailure
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
+from server.domain.errors import Unavailable
 from server.domain.workspace import DEFAULT_WORKSPACE
+from server.graphql.rate_limit import RateLimiter
 from server.graphql.schema import build_schema
 from server.graphql.view import GranularGraphQL
 from server.http import exports, segment
 from server.http.health import healthz, metrics, readyz
 from server.http.limits import BodyLimit
 from server.http.observability import RequestMetrics
+from server.http.problems import database_unavailable
 from server.services import Services
 from server.settings import Settings
 from server.storage.client import connect
@@ -32,6 +36,8 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -
         build_schema(production=production),
         graphql_ide=None if production else "graphiql",
         allow_queries_via_get=not production,
+        rate_limiter=RateLimiter(settings.rate_limit_per_minute),
+        hide_suggestions=production,
     )
 
     @contextlib.asynccontextmanager
@@ -80,6 +86,11 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -
         ),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
     ]
-    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        lifespan=lifespan,
+        exception_handlers={ConnectionFailure: database_unavailable, Unavailable: database_unavailable},
+    )
     app.state.max_body_bytes = settings.max_body_bytes
     return app

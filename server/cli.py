@@ -100,6 +100,33 @@ def keys_create(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _rotate(settings: Settings, uri: str) -> int:
+    from privacy.crypto import rotate
+    from server.services.key_rotation import rewrap_all
+    from server.storage.client import connect
+    from server.storage.data_keys import DataKeys
+    from server.storage.keyfile import load_or_create, write
+
+    # The new keyring (which still holds the old KEKs) is written first, so a crash half-way
+    # leaves every data key readable: re-running finishes the job.
+    keyring = rotate(load_or_create(settings.key_path))
+    write(settings.key_path, keyring)
+    client = connect(uri)
+    try:
+        return await rewrap_all(DataKeys(client[settings.database]), keyring)
+    finally:
+        await client.close()
+
+
+def keys_rotate(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    configured = settings.mongodb_uri.get_secret_value() if settings.mongodb_uri else None
+    with database_uri(configured, settings.data_dir) as uri:
+        moved = asyncio.run(_rotate(settings, uri))
+    print(f"re-wrapped {moved} data keys under the new key-encryption key")
+    return 0
+
+
 def export_schema(args: argparse.Namespace) -> int:
     text = sdl()
     if args.output:
@@ -129,6 +156,10 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--workspace", default=DEFAULT_WORKSPACE, help="a new name starts a new workspace")
     create.add_argument("--data-dir", type=Path)
     create.set_defaults(run=keys_create)
+
+    rotate_cmd = key_commands.add_parser("rotate", help="new key-encryption key; re-wrap every data key")
+    rotate_cmd.add_argument("--data-dir", type=Path)
+    rotate_cmd.set_defaults(run=keys_rotate)
 
     schema = commands.add_parser("export-schema", help="print the GraphQL SDL")
     schema.add_argument("--output", help="write the SDL to this file instead")

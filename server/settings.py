@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = 512 * 1024
     db_timeout_ms: int = 10_000
+    rate_limit_per_minute: int = Field(default=6_000, ge=1)
 
     @property
     def production(self) -> bool:

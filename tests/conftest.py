@@ -4,6 +4,7 @@ ASGI app reached over HTTP (httpx's ASGI transport) with its lifespan running.""
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,8 +80,9 @@ class Api:
         return str(secret)
 
 
-@pytest.fixture
-async def api(settings: Settings) -> AsyncIterator[Api]:
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Api]:
+    """The app with its lifespan, reached over HTTP through httpx's ASGI transport."""
     app = create_app(settings, announce=lambda line: None)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -88,3 +90,15 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
             yield Api(http=http, db=app.state.services.db, app=app)
         client: AsyncMongoClient[Any] = app.state.services.db.client
         await client.drop_database(settings.database)
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[Api]:
+    async with running(settings) as api:
+        yield api
+
+
+@pytest.fixture
+async def production_api(settings: Settings) -> AsyncIterator[Api]:
+    async with running(settings.model_copy(update={"env": "production"})) as api:
+        yield api

@@ -179,3 +179,30 @@ def test_export_schema_prints_the_committed_sdl() -> None:
     )
     committed = (Path(__file__).resolve().parents[1] / "schema.graphql").read_text()
     assert result.stdout == committed
+
+
+def test_key_rotation_rewraps_data_keys_and_personal_data_still_decrypts(tmp_path: Path) -> None:
+    served = Served(tmp_path / "granular", free_port())
+    try:
+        served.wait_ready()
+        served.gql('mutation { identify(input: {userId: "u1", traits: {email: "ana@example.com"}}) { id } }')
+        assert served.stop() == 0
+        assert _wait_gone(served.data_dir) == []
+        rotated = subprocess.run(
+            [sys.executable, "-m", "server.cli", "keys", "rotate", "--data-dir", str(served.data_dir)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={k: v for k, v in os.environ.items() if k != "GRANULAR_MONGODB_URI"},
+        )
+        assert rotated.stdout.strip() == "re-wrapped 1 data keys under the new key-encryption key"
+        again = Served(served.data_dir, free_port())
+        try:
+            again.wait_ready()
+            body = again.gql('{ profile(userId: "u1") { traits } }').json()
+            assert body["data"]["profile"]["traits"] == {"email": "ana@example.com"}
+        finally:
+            again.stop()
+    finally:
+        if served.process.poll() is None:
+            served.process.kill()

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.domain.access import Principal
+from server.graphql.rate_limit import RateLimiter
 from server.services import Services
 
 
@@ -17,6 +18,7 @@ class Context:
     response: Response
     principal: Principal
     services: Services
+    rate_limiter: RateLimiter | None = None
 
 
 Info: TypeAlias = strawberry.Info[Context, None]

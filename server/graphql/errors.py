@@ -12,7 +12,7 @@ from pymongo.errors import (
 )
 from strawberry.extensions import MaskErrors
 
-from server.domain.errors import GranularError
+from server.domain.errors import GranularError, RateLimited, Unavailable
 
 _VALIDATION_CODES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"exceeds maximum operation depth"), "QUERY_TOO_DEEP"),
@@ -63,10 +63,16 @@ def coded(error: GraphQLError, *, hide_suggestions: bool) -> GraphQLError:
         extensions: dict[str, object] = {"code": original.code}
         if original.field is not None:
             extensions["field"] = original.field
+        if isinstance(original, RateLimited | Unavailable):
+            extensions["retryAfter"] = original.retry_after
         return _with(error, original.message, extensions)
     known = _timeout_or_outage(original)
     if known is not None:
-        return _with(error, known[1], {"code": known[0]})
+        code, message = known
+        extensions = {"code": code}
+        if code == "DB_UNAVAILABLE":
+            extensions["retryAfter"] = Unavailable.retry_after
+        return _with(error, message, extensions)
     return _with(error, "Unexpected error.", {"code": "INTERNAL"})
 
 

@@ -1,9 +1,12 @@
 """The schema: root types merged from one class per area or mutation, and every request limit."""
 
+import logging
+import traceback
 from collections.abc import Callable
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
@@ -15,7 +18,9 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
+from server.domain.errors import GranularError
 from server.graphql.errors import error_codes
 from server.graphql.mutations.create_api_key import CreateApiKey
 from server.graphql.mutations.define_event import DefineEvent
@@ -31,6 +36,9 @@ from server.graphql.queries.api_keys import ApiKeyQueries
 from server.graphql.queries.compliance import ComplianceQueries
 from server.graphql.queries.profiles import ProfileQueries
 from server.graphql.queries.taxonomy import TaxonomyQueries
+from server.graphql.rate_limit import RateLimit
+
+logger = logging.getLogger("granular.graphql")
 
 MAX_DEPTH = 10
 MAX_ALIASES = 15
@@ -53,22 +61,51 @@ Query = merge_types("Query", QUERY_AREAS)
 Mutation = merge_types("Mutation", MUTATIONS)
 
 
-def build_schema(*, production: bool) -> strawberry.Schema:
-    """The schema with its limits; production also drops introspection and name suggestions."""
+class GranularSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log what failed and where, never the message: it may echo a value a caller sent."""
+        for error in errors:
+            original = error.original_error
+            if original is None or isinstance(original, GranularError | GraphQLError):
+                continue  # expected: the caller gets a coded error, the log needs nothing
+            logger.error(
+                "unexpected %s at %s\n%s",
+                type(original).__name__,
+                ".".join(map(str, error.path or ())) or "-",
+                "".join(traceback.format_tb(original.__traceback__)),
+            )
+
+
+Extension = Callable[[], SchemaExtension] | type[SchemaExtension]
+
+
+def limits() -> list[Extension]:
+    """Document limits, checked before any resolver runs (introspection fields do not count toward
+    depth, so GraphiQL works in development; production turns introspection off)."""
     # Factories, never shared instances: extensions hold per-request state.
-    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
+    return [
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+    ]
+
+
+def build_schema(*, production: bool) -> strawberry.Schema:
+    """The schema with its limits; production also drops introspection and name suggestions."""
+    extensions: list[Extension] = [
+        *limits(),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
         error_codes(hide_suggestions=production),
         OperationMetrics,
+        RateLimit,
     ]
     if production:
         extensions.append(DisableIntrospection)
     config: Any = StrawberryConfig(auto_camel_case=True)
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions, config=config)
+    return GranularSchema(query=Query, mutation=Mutation, extensions=extensions, config=config)
 
 
 def sdl() -> str:

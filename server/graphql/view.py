@@ -7,15 +7,32 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from server.domain.access import Principal
 from server.graphql.context import Context
+from server.graphql.errors import coded
+from server.graphql.rate_limit import RateLimiter
 from server.http.auth import authenticate
 from server.http.problems import unauthenticated
 from server.services import Services
 
+_STATUS = {"DB_UNAVAILABLE": 503, "RATE_LIMITED": 429, "TOO_MANY_EVENTS": 413}
+
 
 class GranularGraphQL(GraphQL[Context, None]):
+    def __init__(
+        self,
+        *args: Any,
+        rate_limiter: RateLimiter | None = None,
+        hide_suggestions: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.rate_limiter = rate_limiter
+        self.hide_suggestions = hide_suggestions
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             request = Request(scope, receive)
@@ -24,19 +41,49 @@ class GranularGraphQL(GraphQL[Context, None]):
                 and self.graphql_ide is not None
                 and "text/html" in request.headers.get("accept", "")
             )
-            if not wants_ide:
-                principal = await authenticate(request, request.app.state.services)
-                if principal is None:
-                    await unauthenticated()(scope, receive, send)
-                    return
-                scope.setdefault("state", {})["principal"] = principal
+            if wants_ide:
+                # GraphiQL is a static page: it needs no key (its own requests carry one).
+                await (await self.render_graphql_ide(request))(scope, receive, send)
+                return
+            principal = await authenticate(request, request.app.state.services)
+            if principal is None:
+                await unauthenticated()(scope, receive, send)
+                return
+            scope.setdefault("state", {})["principal"] = principal
         await super().__call__(scope, receive, send)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         services: Services = request.app.state.services
         principal: Principal = request.state.principal
         assert isinstance(response, Response)
-        return Context(request=request, response=response, principal=principal, services=services)
+        return Context(
+            request=request,
+            response=response,
+            principal=principal,
+            services=services,
+            rate_limiter=self.rate_limiter,
+        )
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        """Every error leaves coded, whichever stage raised it (parse, validation, a hook, a resolver)."""
+        if result.errors:
+            result.errors = [coded(error, hide_suggestions=self.hide_suggestions) for error in result.errors]
+        return await super().process_result(request, result)
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        """Outages, rate limits and oversized batches keep their HTTP meaning (503, 429, 413) when no
+        data came back, so HTTP clients and proxies retry or back off as they should."""
+        response = super().create_response(response_data, sub_response)
+        if isinstance(response_data, dict) and not any((response_data.get("data") or {}).values()):
+            for error in response_data.get("errors") or []:
+                code = (error.get("extensions") or {}).get("code")
+                if code in _STATUS:
+                    response.status_code = _STATUS[code]
+                    if code in ("DB_UNAVAILABLE", "RATE_LIMITED"):
+                        retry = (error.get("extensions") or {}).get("retryAfter", 5)
+                        response.headers["Retry-After"] = str(retry)
+                    break
+        return response
 
     async def get_root_value(self, request: Request | WebSocket) -> Any:
         return None

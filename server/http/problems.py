@@ -38,3 +38,13 @@ def unauthenticated() -> JSONResponse:
     return error_response(
         401, "UNAUTHENTICATED", "A valid API key is required.", {"WWW-Authenticate": "Bearer"}
     )
+
+
+async def database_unavailable(request: object, exc: Exception) -> JSONResponse:
+    """Any route: the database did not answer, so the client should retry (503, Retry-After)."""
+    return error_response(
+        503,
+        "DB_UNAVAILABLE",
+        "The database is unavailable; retry later.",
+        {"Retry-After": str(Unavailable.retry_after)},
+    )

@@ -149,7 +149,8 @@ async def test_the_profiles_collection_holds_no_plaintext_email(api: Api) -> Non
     )
     raw = [doc async for doc in api.db["profiles"].find({})]
     assert "ana@example.com" not in str(raw).lower()
-    assert "7946" not in str(raw)
+    assert "7946 0958" not in str(raw)
+    assert "+442079460958" not in str(raw)
 
 
 async def test_profiles_can_be_found_by_email_through_the_blind_index(api: Api) -> None:

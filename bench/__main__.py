@@ -1,0 +1,146 @@
+"""`python -m bench [--smoke] [--events N]`: every figure as a ratio against a baseline measured in
+the same run on the same database. Targets 127.0.0.1 only; stops everything it starts."""
+
+import argparse
+import asyncio
+import platform
+import tempfile
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+from pymongo import MongoClient
+
+from bench import ingest, profile_read
+from bench.harness import Process, start_baseline, start_database, start_granular
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+async def _ingest_section(uri: str, granular: Process, baseline: Process, n: int) -> str:
+    events = ingest.messages(n, profiles=max(50, n // 50), seed=1)
+    raw = await ingest.raw_insert_many(uri, "bench", ingest.messages(n, profiles=max(50, n // 50), seed=2))
+    bare = await ingest.through_http(
+        "bare Starlette insert_many (4 clients)",
+        baseline,
+        "/ingest",
+        ingest.messages(n, profiles=max(50, n // 50), seed=3),
+        4,
+    )
+    runs = [
+        await ingest.through_http("GraphQL trackEvents, 1 client", granular, "/graphql", events[: n // 2], 1),
+        await ingest.through_http(
+            "GraphQL trackEvents, 4 clients",
+            granular,
+            "/graphql",
+            ingest.messages(n // 2, profiles=max(50, n // 50), seed=4),
+            4,
+        ),
+        await ingest.through_http(
+            "POST /v1/batch, 4 clients",
+            granular,
+            "/v1/batch",
+            ingest.messages(n // 2, profiles=max(50, n // 50), seed=5),
+            4,
+        ),
+    ]
+    rows = [(raw.label, f"{raw.events:,}", f"{raw.rate:,.0f}", "1.00×", "—", "—")]
+    rows.append(
+        (
+            bare.label,
+            f"{bare.events:,}",
+            f"{bare.rate:,.0f}",
+            f"{bare.rate / raw.rate:.2f}×",
+            f"{bare.cpu_us_per_event:.0f}",
+            "1.00×",
+        )
+    )
+    for run in runs:
+        assert run.cpu_us_per_event is not None
+        assert bare.cpu_us_per_event is not None
+        rows.append(
+            (
+                run.label,
+                f"{run.events:,}",
+                f"{run.rate:,.0f}",
+                f"{run.rate / raw.rate:.2f}×",
+                f"{run.cpu_us_per_event:.0f}",
+                f"{run.cpu_us_per_event / bare.cpu_us_per_event:.2f}×",
+            )
+        )
+    header = (
+        "ingest path (batches of 500)",
+        "events",
+        "events/s",
+        "÷ raw insert_many",
+        "server CPU µs/event",
+        "CPU ÷ bare",
+    )
+    return "### Ingest (goal ≥ 0.6× throughput, ≤ 3× CPU)\n\n" + _table(rows, header)
+
+
+def _profile_section(uri: str, granular: Process, baseline: Process, seconds: int) -> str:
+    if not profile_read.available():
+        return "### Profile read\n\nskipped: `wrk` is not installed (`apt-get install wrk`)."
+    with MongoClient(uri) as client:
+        doc = client["bench"]["profiles"].find_one({"scores.engagement.total": {"$gt": 0}})
+    assert doc is not None, "ingest created no scored profile"
+    bare = profile_read.bare(baseline.url, doc["_id"], seconds)
+    graph = profile_read.graphql(granular.url, doc["_id"], seconds)
+    rows = [
+        (
+            load.label,
+            f"{load.requests_per_second:,.0f}",
+            f"{load.requests_per_second / bare.requests_per_second:.2f}×",
+            f"{load.p50_ms:.1f}",
+            f"{load.p99_ms:.1f}",
+        )
+        for load in (bare, graph)
+    ]
+    header = ("32 clients, wrk", "req/s", "÷ bare", "p50 ms", "p99 ms")
+    return "### Profile read (goal ≥ 0.6×)\n\n" + _table(rows, header)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the harness still works")
+    parser.add_argument("--events", type=int, default=100_000, help="events per ingest run")
+    parser.add_argument("--seconds", type=int, default=15, help="duration of each wrk run")
+    args = parser.parse_args()
+    n, seconds = (2_000, 2) if args.smoke else (args.events, args.seconds)
+    with tempfile.TemporaryDirectory(prefix="granular-bench-") as tmp:
+        database = start_database(Path(tmp))
+        granular = start_granular(database.uri, "bench", Path(tmp))
+        baseline = start_baseline(database.uri, "bench")
+        try:
+            sections = [
+                asyncio.run(_ingest_section(database.uri, granular, baseline, n)),
+                _profile_section(database.uri, granular, baseline, seconds),
+            ]
+        finally:
+            granular.stop()
+            baseline.stop()
+            database.stop()
+    report = "\n\n".join(
+        [
+            f"## Granular benchmark — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+            f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
+            f"strawberry {version('strawberry-graphql')}, pymongo {version('pymongo')}, "
+            f"SecantusDB {version('secantusdb')} (embedded, --sync-on-commit)"
+            + (" — SMOKE sizes" if args.smoke else ""),
+            *sections,
+        ]
+    )
+    print(report)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.md").write_text(report + "\n")
+
+
+if __name__ == "__main__":
+    main()

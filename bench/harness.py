@@ -1,0 +1,95 @@
+"""Processes under measurement: the embedded database, Granular, the bare baseline; CPU from /proc."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from server.storage.embedded import EmbeddedDatabase, free_port
+
+TICKS = os.sysconf("SC_CLK_TCK")
+ADMIN_KEY = "gr_bench_admin_key"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process (not its children)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Process:
+    """A uvicorn-served app on loopback, stopped when the bench ends."""
+
+    def __init__(self, args: list[str], env: dict[str, str], health: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [*args, "--port", str(self.port)],
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + health, timeout=1).status_code < 500:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise RuntimeError(f"{args[0]} did not start")
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_database(root: Path) -> EmbeddedDatabase:
+    database = EmbeddedDatabase(root / "data")
+    database.start()
+    return database
+
+
+def start_granular(uri: str, database: str, data_dir: Path) -> Process:
+    env = {
+        "GRANULAR_MONGODB_URI": uri,
+        "GRANULAR_DATABASE": database,
+        "GRANULAR_DATA_DIR": str(data_dir),
+        "GRANULAR_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY,
+    }
+    return Process([sys.executable, "-m", "server.cli", "serve"], env, "/readyz")
+
+
+def start_baseline(uri: str, database: str) -> Process:
+    env = {"BENCH_MONGODB_URI": uri, "BENCH_DATABASE": database}
+    args = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.baseline:app",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--log-level",
+        "warning",
+        "--host",
+        "127.0.0.1",
+    ]
+    return Process(args, env, "/profile/none")

@@ -1,0 +1,126 @@
+"""Ingest throughput and server CPU per event, against raw insert_many and a bare Starlette endpoint."""
+
+import asyncio
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from pymongo import AsyncMongoClient
+
+from bench.harness import ADMIN_KEY, Process, cpu_seconds
+
+EVENTS = [
+    "product_viewed",
+    "category_browsed",
+    "product_image_zoomed",
+    "size_guide_viewed",
+    "product_added",
+    "checkout_started",
+    "payment_info_entered",
+    "order_completed",
+]
+CONSENT = {"categoryPreferences": {"analytics": True, "personalization": True, "advertising": True}}
+TRACK = (
+    "mutation($e: [EventInput!]!) { trackEvents(events: $e) "
+    "{ accepted duplicates droppedNoConsent rejected { index code } } }"
+)
+
+
+def messages(count: int, profiles: int, seed: int) -> list[dict[str, Any]]:
+    """Segment-shaped track calls over `profiles` customers in the last 30 days."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    result = []
+    for _ in range(count):
+        name = rng.choice(EVENTS)
+        properties: dict[str, Any] = {
+            "category": rng.choice(["shoes", "hats", "bags", "coats"]),
+            "sku": f"SKU-{rng.randrange(500)}",
+            "price": rng.randrange(10, 200),
+        }
+        if name == "order_completed":
+            properties["revenue"] = rng.randrange(20, 300)
+        result.append(
+            {
+                "type": "track",
+                "event": name,
+                "messageId": str(uuid.UUID(int=rng.getrandbits(128))),
+                "anonymousId": f"anon-{rng.randrange(profiles)}",
+                "timestamp": (now - timedelta(minutes=rng.randrange(60 * 24 * 30))).isoformat(),
+                "properties": properties,
+                "context": {
+                    "consent": CONSENT,
+                    "page": {"url": "https://shop.example/p?utm_medium=email"},
+                    "ip": "203.0.113.9",
+                },
+            }
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class Run:
+    label: str
+    events: int
+    seconds: float
+    cpu_us_per_event: float | None
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+
+async def _post_all(
+    url: str, bodies: list[Any], headers: dict[str, str], clients: int, graphql: bool
+) -> None:
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+
+    async def worker(http: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            body = queue.get_nowait()
+            response = await http.post(url, json=body, headers=headers)
+            response.raise_for_status()
+            if graphql:
+                assert "errors" not in response.json(), response.text[:300]
+
+    async with httpx.AsyncClient(timeout=300) as http:
+        await asyncio.gather(*(worker(http) for _ in range(clients)))
+
+
+def _batches(events: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
+    return [events[i : i + size] for i in range(0, len(events), size)]
+
+
+async def through_http(
+    label: str, server: Process, path: str, events: list[dict[str, Any]], clients: int
+) -> Run:
+    graphql = path == "/graphql"
+    bodies: list[Any] = [
+        {"query": TRACK, "variables": {"e": batch}} if graphql else {"batch": batch}
+        for batch in _batches(events, 500)
+    ]
+    before = cpu_seconds(server.pid)
+    started = time.perf_counter()
+    await _post_all(server.url + path, bodies, {"Authorization": f"Bearer {ADMIN_KEY}"}, clients, graphql)
+    seconds = time.perf_counter() - started
+    cpu = cpu_seconds(server.pid) - before
+    return Run(label, len(events), seconds, cpu / len(events) * 1e6)
+
+
+async def raw_insert_many(uri: str, database: str, events: list[dict[str, Any]]) -> Run:
+    """The floor: the same documents straight into the same database with the same write concern."""
+    client: AsyncMongoClient = AsyncMongoClient(uri, w="majority", journal=True)  # type: ignore[type-arg]
+    try:
+        collection = client[database]["raw_events"]
+        started = time.perf_counter()
+        for batch in _batches(events, 500):
+            await collection.insert_many([dict(e) for e in batch], ordered=False)
+        return Run("raw insert_many", len(events), time.perf_counter() - started, None)
+    finally:
+        await client.close()
