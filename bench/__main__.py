@@ -117,12 +117,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="granular-bench-") as tmp:
         database = start_database(Path(tmp))
         granular = start_granular(database.uri, "bench", Path(tmp))
-        baseline = start_baseline(database.uri, "bench")
+        baseline = start_baseline(database.uri, "bench", Path(tmp))
         try:
             sections = [
                 asyncio.run(_ingest_section(database.uri, granular, baseline, n)),
                 _profile_section(database.uri, granular, baseline, seconds),
             ]
+        except Exception:
+            print(granular.log.read_text()[-5000:])
+            raise
         finally:
             granular.stop()
             baseline.stop()

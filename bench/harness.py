@@ -30,15 +30,17 @@ def peak_rss_mb(pid: int) -> float:
 class Process:
     """A uvicorn-served app on loopback, stopped when the bench ends."""
 
-    def __init__(self, args: list[str], env: dict[str, str], health: str) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], health: str, log: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [*args, "--port", str(self.port)],
-            env={**os.environ, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        self.log = log
+        with log.open("wb") as output:
+            self.process = subprocess.Popen(
+                [*args, "--port", str(self.port)],
+                env={**os.environ, **env},
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -73,10 +75,10 @@ def start_granular(uri: str, database: str, data_dir: Path) -> Process:
         "GRANULAR_DATA_DIR": str(data_dir),
         "GRANULAR_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY,
     }
-    return Process([sys.executable, "-m", "server.cli", "serve"], env, "/readyz")
+    return Process([sys.executable, "-m", "server.cli", "serve"], env, "/readyz", data_dir / "granular.log")
 
 
-def start_baseline(uri: str, database: str) -> Process:
+def start_baseline(uri: str, database: str, data_dir: Path) -> Process:
     env = {"BENCH_MONGODB_URI": uri, "BENCH_DATABASE": database}
     args = [
         sys.executable,
@@ -92,4 +94,4 @@ def start_baseline(uri: str, database: str) -> Process:
         "--host",
         "127.0.0.1",
     ]
-    return Process(args, env, "/profile/none")
+    return Process(args, env, "/profile/none", data_dir / "baseline.log")

@@ -1,7 +1,9 @@
 """Fixtures: one real SecantusDB child per test session, a fresh database per test, and the real
 ASGI app reached over HTTP (httpx's ASGI transport) with its lifespan running."""
 
+import logging
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -19,6 +21,27 @@ from server.settings import Settings
 from server.storage.embedded import EmbeddedDatabase
 
 ADMIN_KEY = "gr_test_bootstrap_admin_key"
+
+# What the fixtures send as personal data; none of it may rest in plaintext or reach a log.
+EMAIL_PATTERN = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z]{2,}")
+FULL_IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}(?:[1-9]\d{0,2})\b")
+FIXTURE_SECRETS = ("+44 20 7946 0958", "+442079460958", "4111 1111 1111 1111", "4111111111111111")
+
+
+def assert_no_pii(text: str, where: str) -> None:
+    assert not EMAIL_PATTERN.search(text), f"an e-mail address in {where}"
+    assert not FULL_IPV4.search(text), f"a full IP address in {where}"
+    for secret in FIXTURE_SECRETS:
+        assert secret not in text, f"fixture PII in {where}"
+
+
+@pytest.fixture(autouse=True)
+def no_pii_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every test doubles as a leak check: nothing it logs may carry fixture PII."""
+    caplog.set_level(logging.INFO)
+    yield
+    for record in caplog.records:
+        assert_no_pii(record.getMessage() + (record.exc_text or ""), f"the log ({record.name})")
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +111,10 @@ async def running(settings: Settings) -> AsyncIterator[Api]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             yield Api(http=http, db=app.state.services.db, app=app)
-        client: AsyncMongoClient[Any] = app.state.services.db.client
+        db = app.state.services.db
+        for name in await db.list_collection_names():
+            assert_no_pii(str([doc async for doc in db[name].find({})]), f"the {name} collection")
+        client: AsyncMongoClient[Any] = db.client
         await client.drop_database(settings.database)
 
 

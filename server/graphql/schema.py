@@ -61,6 +61,15 @@ Query = merge_types("Query", QUERY_AREAS)
 Mutation = merge_types("Mutation", MUTATIONS)
 
 
+def _codes(error: BaseException) -> str:
+    """Server error codes only (never messages, which may echo values)."""
+    details = getattr(error, "details", None) or {}
+    codes = [e.get("code") for e in details.get("writeErrors", [])] if isinstance(details, dict) else []
+    code = getattr(error, "code", None)
+    found = sorted({c for c in [*codes, code] if c is not None})
+    return f" (codes {found})" if found else ""
+
+
 class GranularSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -71,8 +80,9 @@ class GranularSchema(strawberry.Schema):
             if original is None or isinstance(original, GranularError | GraphQLError):
                 continue  # expected: the caller gets a coded error, the log needs nothing
             logger.error(
-                "unexpected %s at %s\n%s",
+                "unexpected %s%s at %s\n%s",
                 type(original).__name__,
+                _codes(original),
                 ".".join(map(str, error.path or ())) or "-",
                 "".join(traceback.format_tb(original.__traceback__)),
             )

@@ -7,7 +7,6 @@ copy of itself is re-judged against what that copy stored (duplicates, never a 5
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -204,11 +203,18 @@ class IngestService:
         workspace = await self._workspaces.get(principal.workspace_id)
         taxonomy = await self._taxonomy.definitions(workspace.id)
         messages = await self._unsuppressed(workspace.id, messages, result)
-        for attempt in range(_ATTEMPTS):
+        batch = _Batch(self, principal, workspace, taxonomy, received_at)
+
+        async def attempt_once(session: AsyncClientSession) -> None:
+            # with_transaction re-runs this after a transient error: every attempt starts afresh.
+            nonlocal batch
             batch = _Batch(self, principal, workspace, taxonomy, received_at)
+            await batch.write(session, messages=messages)
+
+        for attempt in range(_ATTEMPTS):
             try:
                 async with self._client.start_session() as session:
-                    await session.with_transaction(partial(batch.write, messages=messages))
+                    await session.with_transaction(attempt_once)
             except (DuplicateKeyError, BulkWriteError) as error:
                 # A concurrent copy of these messages committed first: judge them again.
                 if not _is_duplicate_key(error) or attempt == _ATTEMPTS - 1:
