@@ -1,5 +1,11 @@
-"""Which marketing channel an event came through, from what the client told us."""
+"""Which marketing channel an event came through, from what the client told us.
 
+Precedence: an explicit `context.channel` naming a Channel; then `context.campaign` medium/source; then
+the page URL's utm_medium/utm_source; then the referrer's host; else direct. Mediums follow the
+GA/Segment conventions.
+"""
+
+import re
 from collections.abc import Mapping
 from enum import StrEnum
 from urllib.parse import parse_qsl, urlsplit
@@ -18,64 +24,62 @@ class Channel(StrEnum):
     DIRECT = "direct"
 
 
-_SEARCH = ("google", "bing", "duckduckgo", "yahoo", "baidu", "yandex", "ecosia", "qwant", "brave")
-_SOCIAL = (
-    "facebook",
-    "instagram",
-    "twitter",
-    "x",
-    "t",
-    "linkedin",
-    "pinterest",
-    "tiktok",
-    "reddit",
-    "youtube",
-    "snapchat",
-    "threads",
-    "fb",
-    "lnkd",
+# Search engines are recognised by a host label (google.co.uk, www.bing.com, search.yahoo.com).
+_SEARCH = frozenset({"google", "bing", "duckduckgo", "yahoo", "baidu", "yandex", "ecosia", "qwant", "brave"})
+# Long social names are recognised by a host label; short ones only as whole domains, because labels
+# such as "t" or "x" occur in unrelated hosts (t.mail.example.com).
+_SOCIAL_LABELS = frozenset(
+    {"facebook", "instagram", "twitter", "linkedin", "pinterest", "tiktok", "reddit", "youtube", "snapchat"}
 )
-_WEBMAIL = (
-    "mail.google.com",
-    "outlook.live.com",
-    "outlook.office.com",
-    "mail.yahoo.com",
-    "mail.proton.me",
+_SOCIAL_DOMAINS = frozenset(
+    {"t.co", "x.com", "fb.com", "fb.me", "lnkd.in", "youtu.be", "pin.it", "threads.net", "threads.com"}
 )
-_PAID = (
-    "cpc",
-    "ppc",
-    "paid",
-    "paidsearch",
-    "paid_search",
-    "sem",
-    "cpm",
-    "display",
-    "paid_social",
-    "paidsocial",
-    "social_paid",
-    "paid-social",
+# Names used as utm_source for social networks that are not hosts.
+_SOCIAL_SOURCES = _SOCIAL_LABELS | {"fb", "ig", "meta", "x", "threads", "snap"}
+_WEBMAIL = frozenset(
+    {
+        "mail.google.com",
+        "outlook.live.com",
+        "outlook.office.com",
+        "outlook.office365.com",
+        "mail.yahoo.com",
+        "mail.proton.me",
+        "mail.aol.com",
+        "mail.yandex.ru",
+        "mail.yandex.com",
+        "com.google.android.gm",  # the Gmail app's android-app:// referrer
+    }
 )
+_PAID_SEARCH = frozenset({"cpc", "ppc", "paidsearch", "paid_search", "paid-search", "sem", "cpm", "display"})
+_PAID_SOCIAL = frozenset({"paid_social", "paidsocial", "paid-social", "social_paid", "social-paid"})
 _MEDIUM = {
     "email": Channel.EMAIL,
     "e-mail": Channel.EMAIL,
+    "e_mail": Channel.EMAIL,
     "newsletter": Channel.EMAIL,
     "sms": Channel.SMS,
     "text": Channel.SMS,
     "mms": Channel.SMS,
     "push": Channel.PUSH,
     "push_notification": Channel.PUSH,
+    "push-notification": Channel.PUSH,
     "app_push": Channel.PUSH,
     "affiliate": Channel.AFFILIATE,
     "affiliates": Channel.AFFILIATE,
     "partner": Channel.AFFILIATE,
+    "partners": Channel.AFFILIATE,
     "social": Channel.ORGANIC_SOCIAL,
     "social-network": Channel.ORGANIC_SOCIAL,
+    "social_network": Channel.ORGANIC_SOCIAL,
+    "social-media": Channel.ORGANIC_SOCIAL,
     "social_media": Channel.ORGANIC_SOCIAL,
+    "sm": Channel.ORGANIC_SOCIAL,
     "organic": Channel.ORGANIC_SEARCH,
     "seo": Channel.ORGANIC_SEARCH,
     "referral": Channel.REFERRAL,
 }
+# GA's "(none)" / "(not set)" placeholders say nothing about the channel.
+_UNSET = frozenset({"", "(none)", "none", "(not set)", "not set", "(direct)"})
 
 
 def _host(url: str | None) -> str | None:
@@ -85,30 +89,68 @@ def _host(url: str | None) -> str | None:
         host = urlsplit(url.strip()).hostname
     except ValueError:
         return None
-    return host.lower().removeprefix("www.") if host else None
+    return _bare(host) if host else None
 
 
-def _labels(host: str) -> set[str]:
-    return set(host.split("."))
+def _bare(host: str) -> str:
+    return host.strip().lower().rstrip(".").removeprefix("www.")
 
 
-def _is_social(source: str) -> bool:
-    return bool(_labels(source) & set(_SOCIAL)) or source in _SOCIAL
+def _within(host: str, domains: frozenset[str]) -> bool:
+    return any(host == d or host.endswith("." + d) for d in domains)
+
+
+def _is_search(host_or_source: str) -> bool:
+    return bool(set(host_or_source.split(".")) & _SEARCH)
+
+
+def _is_social(host_or_source: str) -> bool:
+    return (
+        host_or_source in _SOCIAL_SOURCES
+        or bool(set(host_or_source.split(".")) & _SOCIAL_LABELS)
+        or _within(host_or_source, _SOCIAL_DOMAINS)
+    )
+
+
+def _normal(text: object) -> str:
+    normal = str(text).strip().lower() if text is not None else ""
+    return "" if normal in _UNSET else normal
 
 
 def _from_campaign(medium: str, source: str) -> Channel | None:
-    if medium in _PAID:
-        if "social" in medium or _is_social(source):
-            return Channel.PAID_SOCIAL
-        return Channel.PAID_SEARCH
+    # Paid media without a social hint are search ads: the only paid channel left (GA's "Paid Other").
+    if medium in _PAID_SOCIAL or (medium.startswith("paid") and "social" in medium):
+        return Channel.PAID_SOCIAL
+    if medium in _PAID_SEARCH or medium.startswith("paid"):
+        return Channel.PAID_SOCIAL if _is_social(source) else Channel.PAID_SEARCH
     if medium in _MEDIUM:
         return _MEDIUM[medium]
-    if not medium and source:
-        if _is_social(source):
-            return Channel.ORGANIC_SOCIAL
-        if source in ("email", "newsletter"):
-            return Channel.EMAIL
+    if medium:
+        return None
+    if source in ("email", "newsletter"):
+        return Channel.EMAIL
+    if _is_social(source):
+        return Channel.ORGANIC_SOCIAL
+    if _is_search(source):
+        return Channel.ORGANIC_SEARCH
     return None
+
+
+def _utm(url: str | None) -> tuple[str, str]:
+    if not url:
+        return "", ""
+    try:
+        query = {k.lower(): v for k, v in parse_qsl(urlsplit(url.strip()).query)}
+    except ValueError:
+        return "", ""
+    return _normal(query.get("utm_medium")), _normal(query.get("utm_source"))
+
+
+def _explicit(explicit: str | None) -> Channel | None:
+    if not explicit:
+        return None
+    normal = re.sub(r"[\s-]+", "_", explicit.strip().lower())
+    return Channel(normal) if normal in Channel._value2member_map_ else None
 
 
 def derive_channel(
@@ -119,31 +161,26 @@ def derive_channel(
     referrer: str | None,
     own_hosts: frozenset[str] = frozenset(),
 ) -> Channel:
-    """context.channel if valid; else campaign medium/source (context.campaign, then the page URL's
-    utm_*); else the referrer's host (search engine, social network, webmail, other site); else direct."""
-    if explicit and explicit.strip().lower() in Channel._value2member_map_:
-        return Channel(explicit.strip().lower())
-    utm: dict[str, str] = {}
-    if url:
-        try:
-            utm = {k.lower(): v for k, v in parse_qsl(urlsplit(url).query)}
-        except ValueError:
-            utm = {}
+    """explicit channel if it names one; else campaign medium/source; else the URL's utm_medium/utm_source;
+    else the referrer (webmail → email, search engine → organic_search, social network →
+    organic_social, the shop's own host or a subdomain of one → no signal, other → referral); else direct."""
+    if (chosen := _explicit(explicit)) is not None:
+        return chosen
+    campaign = campaign or {}
     for medium, source in (
-        (str((campaign or {}).get("medium") or ""), str((campaign or {}).get("source") or "")),
-        (utm.get("utm_medium", ""), utm.get("utm_source", "")),
+        (_normal(campaign.get("medium")), _normal(campaign.get("source"))),
+        _utm(url),
     ):
-        found = _from_campaign(medium.strip().lower(), source.strip().lower())
-        if found is not None:
+        if (found := _from_campaign(medium, source)) is not None:
             return found
     host = _host(referrer)
-    if host is None or host in own_hosts or host == _host(url):
+    own = {_bare(h) for h in own_hosts} | ({page} if (page := _host(url)) else set())
+    if host is None or _within(host, frozenset(own)):
         return Channel.DIRECT
-    if host in _WEBMAIL:
+    if host in _WEBMAIL or host.startswith(("mail.", "webmail.")):
         return Channel.EMAIL
-    labels = _labels(host)
-    if labels & set(_SEARCH):
+    if _is_search(host):
         return Channel.ORGANIC_SEARCH
-    if labels & set(_SOCIAL) or host in ("t.co", "lnkd.in"):
+    if _is_social(host):
         return Channel.ORGANIC_SOCIAL
     return Channel.REFERRAL

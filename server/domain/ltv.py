@@ -26,9 +26,10 @@ from server.domain.errors import GranularError
 FloatArray = npt.NDArray[np.float64]
 
 WEEKS_PER_MONTH = 4.345
-# exp(±15) spans 3e-7 … 3e6: a parameter that reaches this bound has run off to 0 or ∞, so the
-# data cannot identify the model and the fit is reported as failed rather than returned.
-_LOG_BOUND = 15.0
+# Parameters live in [1e−4, 1e4]. One that reaches a bound is running off to 0 or ∞ (no heterogeneity
+# left to fit, e.g. every customer with the same dropout), so the maximum does not exist and the fit
+# fails rather than return an arbitrary point on the ridge; beyond 1e4, scipy's ₂F₁ is not trustworthy.
+_LOG_BOUND = math.log(1e4)
 _NON_FINITE_PENALTY = 1e300
 
 
@@ -173,7 +174,8 @@ def _maximize(total: Gradient, start: Sequence[float], n: int, model: str) -> Fl
         raise FitError(f"The {model} model's likelihood is not finite.")
     if np.any(np.abs(result.x) >= _LOG_BOUND - 1e-3):
         raise FitError(f"The {model} model has no finite fit for this data.")
-    if not result.success:
+    # At the maximum the line search can stall on rounding ("ABNORMAL"): a flat gradient is converged.
+    if not (result.success or np.max(np.abs(result.jac)) <= 1e-5):
         raise FitError(f"The {model} model did not converge.")
     return _f(np.exp(result.x))
 
@@ -268,18 +270,20 @@ def _power_times_hyp2f1(r: float, a: float, b: float, x: FloatArray, z: FloatArr
     # upper parameters and a large c whatever x (the textbook form is NaN from x ≈ 300); then the textbook
     # form, which holds up when a and b are in the thousands; then Euler 1e−12 off an integer c − a − b,
     # where scipy has a NaN of its own.
-    forms = (
-        lambda: np.exp((a - 1) * np.log1p(-z)) * hyp2f1(a + b - 1 - r, a - 1, c, z),
-        lambda: np.exp((r + x) * np.log1p(-z)) * hyp2f1(r + x, b + x, c, z),
-        lambda: np.exp((a - 1) * np.log1p(-z)) * hyp2f1(a + b - 1 - r, a - 1, c * (1 + 1e-12), z),
-    )
     with np.errstate(all="ignore"):
-        value = _f(forms[0]())
-        for form in forms[1:]:
-            if np.all(np.isfinite(value)):
+        euler, textbook = np.exp((a - 1) * np.log1p(-z)), np.exp((r + x) * np.log1p(-z))
+        forms = (
+            (euler, a + b - 1 - r, a - 1, c),
+            (textbook, r + x, b + x, c),
+            (euler, a + b - 1 - r, a - 1, c * (1 + 1e-12)),
+        )
+        value = np.full(np.broadcast(x, z).shape, np.nan)
+        for power, first, second, third in forms:
+            failed = ~np.isfinite(value)
+            if not failed.any():
                 break
-            value = np.where(np.isfinite(value), value, _f(form()))
-    return value
+            value = np.where(failed, power * _f(hyp2f1(first, second, third, z)), value)
+    return _f(value)
 
 
 def expected_purchases(
@@ -297,8 +301,9 @@ def expected_purchases(
     alive = p_alive(fit, x, t_x, T)
     with np.errstate(all="ignore"):
         expected = c / (a - 1) * (1 - hyp) * alive
-    # Where scipy still fails (r and a both in the tens, z near 1) the mean has reached its ceiling:
-    # an immortal customer's t·(r+x)/(α+T), or for a > 1 all future purchases, (a+b+x−1)/(a−1).
+    # Where every form fails (corners such as r in the hundreds and a in the tens; 0.1% of a sweep over
+    # [1e−4, 1e4]⁴) the mean sits at its ceiling to within 0.5%: an immortal customer's t·(r+x)/(α+T),
+    # or for a > 1 all their remaining purchases, (a+b+x−1)/(a−1).
     lifetime = c / (a - 1) if a > 1 else np.inf
     ceiling = alive * np.minimum(t * (r + x) / (alpha + T), lifetime)
     return _f(np.clip(np.where(np.isfinite(expected), expected, ceiling), 0.0, ceiling))
@@ -348,23 +353,26 @@ def fit_gamma_gamma(arrays: SummaryArrays, *, min_repeat_buyers: int = 10) -> Ga
     if n < min_repeat_buyers:
         raise FitError(f"The spend model needs at least {min_repeat_buyers} repeat buyers.")
     (x, m), weight = _distinct(arrays.frequency[repeat], arrays.monetary[repeat])
+    # v is in currency units: fitting spend over its mean keeps the bounds meaningful in yen or euros.
+    scale = float(np.average(m, weights=weight))
+    scaled = m / scale
 
     def total(params: FloatArray) -> tuple[float, FloatArray]:
         p, q, v = params
-        ll = gamma_gamma_log_likelihood((p, q, v), x, m)
+        ll = gamma_gamma_log_likelihood((p, q, v), x, scaled)
         psi = digamma(p * x + q)
-        log_share = np.log(v) - np.log(v + x * m)
-        d_p = x * (psi - digamma(p * x) + np.log(x) + np.log(m) - np.log(v + x * m))
+        log_share = np.log(v) - np.log(v + x * scaled)
+        d_p = x * (psi - digamma(p * x) + np.log(x) + np.log(scaled) - np.log(v + x * scaled))
         d_q = psi - digamma(q) + log_share
-        d_v = q / v - (p * x + q) / (v + x * m)
+        d_v = q / v - (p * x + q) / (v + x * scaled)
         return float(weight @ ll), _f(np.stack([d_p, d_q, d_v]) @ weight)
 
-    # With p = 1, q = 2 the population mean spend p·v/(q−1) equals v, so v starts at the mean spend.
-    params = _maximize(total, (1.0, 2.0, float(np.average(m, weights=weight))), n, "spend")
-    p, q, v = (float(value) for value in params)
+    # With p = 1, q = 2, v = 1 the population mean spend p·v/(q−1) is the observed mean.
+    p, q, v = (float(value) for value in _maximize(total, (1.0, 2.0, 1.0), n, "spend"))
     if q <= 1:
         raise FitError("The spend model has no finite mean spend (q ≤ 1).")
-    return GammaGammaFit(p, q, v, total(params)[0], n)
+    v *= scale
+    return GammaGammaFit(p, q, v, float(weight @ gamma_gamma_log_likelihood((p, q, v), x, m)), n)
 
 
 def expected_average_value(fit: GammaGammaFit, x: npt.ArrayLike, m: npt.ArrayLike) -> FloatArray:

@@ -1,9 +1,11 @@
 """The micro-conversion taxonomy: each event name's phase, value, purpose and allowed properties."""
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
+from types import MappingProxyType
 
 from privacy.purposes import Purpose
 
@@ -22,6 +24,8 @@ PHASE_RANGES: Mapping[Phase, tuple[float, float]] = {
     Phase.ACTION: (1.0, 1.0),
 }
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# Segment property names are often camelCase, so properties allow upper case where event names do not.
+_PROPERTY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -82,10 +86,16 @@ _ORDER = frozenset(
         "plan",
         "category",
         "product_type",
+        "affiliation",
+        "shipping_method",
+        "payment_method",
+        "billing_interval",
     }
 )
-_MESSAGE = frozenset({"campaign_id", "message_id", "link_id", "url", "category"})
-_CONTENT = frozenset({"content_id", "title", "category", "percent", "duration", "url", "product_type"})
+_MESSAGE = frozenset({"campaign_id", "campaign_name", "message_id", "link_id", "url", "category"})
+_CONTENT = frozenset(
+    {"content_id", "content_type", "title", "category", "percent", "duration", "url", "product_type"}
+)
 
 
 def _d(
@@ -141,7 +151,8 @@ _DEFAULTS = (
         0.10,
         _A,
         _PRODUCT | {"percent"},
-        "Scroll depth on a product page: 20% → 0.10, 50% → 0.15, 80% → 0.20, 100% → 0.25 (largest reached).",
+        "Scroll depth on a product page by `percent`: the deepest mark reached counts, 20% → 0.10, "
+        "50% → 0.15, 80% → 0.20, 100% → 0.25 (less than 20%, or no percent: 0.10).",
         ("percent", (("20", 0.10), ("50", 0.15), ("80", 0.20), ("100", 0.25))),
     ),
     _d(
@@ -277,37 +288,43 @@ _DEFAULTS = (
         "A screen call (navigation; counted, not scored).",
     ),
 )
-DEFAULT_TAXONOMY: Mapping[str, EventDefinition] = {d.name: d for d in _DEFAULTS}
+# Read-only: every workspace shares it, so an accidental write would change every workspace's scores.
+DEFAULT_TAXONOMY: Mapping[str, EventDefinition] = MappingProxyType({d.name: d for d in _DEFAULTS})
 
 
 def value_for(definition: EventDefinition | None, properties: Mapping[str, object]) -> float:
-    """0 for unplanned events; a property-dependent value (largest numeric threshold reached, or an
-    exact string key) when the definition has one; else the definition's value."""
+    """0 for an unplanned event (no definition); with value_by (property, table): a number (or numeric
+    string) takes the value of the largest numeric key ≤ it, any other string the value of the equal key;
+    the definition's value when nothing matches or there is no value_by."""
     if definition is None:
         return 0.0
     if definition.value_by is None:
         return definition.value
     name, table = definition.value_by
     raw = properties.get(name)
-    if isinstance(raw, bool):
-        return definition.value
-    if isinstance(raw, int | float):
+    if isinstance(raw, str):
+        exact = dict(table).get(raw.strip())
+        if exact is not None:
+            return exact
+        raw = _number(raw)
+    # bool is an int subclass, but `True` is no depth.
+    if isinstance(raw, int | float) and not isinstance(raw, bool) and math.isfinite(raw):
         reached = [
             (threshold, value)
             for key, value in table
-            if (threshold := _number(key)) is not None and raw >= threshold
+            if (threshold := _number(key)) is not None and threshold <= raw
         ]
-        return max(reached)[1] if reached else definition.value
-    if isinstance(raw, str):
-        return dict(table).get(raw, definition.value)
+        if reached:
+            return max(reached)[1]
     return definition.value
 
 
 def _number(text: str) -> float | None:
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
         return None
+    return number if math.isfinite(number) else None
 
 
 def with_overrides(
@@ -318,19 +335,36 @@ def with_overrides(
 
 
 def validate_definition(definition: EventDefinition) -> list[tuple[str, str]]:
-    """(field, code) for every rule the definition breaks."""
+    """(field, code) for every rule broken: name ^[a-z][a-z0-9_]{0,63}$; value (and every value_by value)
+    inside its phase's range, or in [0, 1] without a phase; property names well formed; value_by's
+    property allowed (minimization would drop it otherwise) and its table non-empty with unique keys."""
     problems: list[tuple[str, str]] = []
     if not _NAME.match(definition.name):
         problems.append(("name", "INVALID_EVENT_NAME"))
-    if definition.phase is None:
-        if not 0.0 <= definition.value <= 1.0:
-            problems.append(("value", "VALUE_OUT_OF_RANGE"))
-    else:
-        low, high = PHASE_RANGES[definition.phase]
-        if not low <= definition.value <= high:
-            problems.append(("value", "VALUE_OUT_OF_PHASE_RANGE"))
+    if (code := _value_problem(definition.phase, definition.value)) is not None:
+        problems.append(("value", code))
+    if not all(_PROPERTY.match(p) for p in definition.allowed_properties):
+        problems.append(("allowed_properties", "INVALID_PROPERTY_NAME"))
+    if definition.value_by is not None:
+        prop, table = definition.value_by
+        keys = [key for key, _ in table]
+        if prop not in definition.allowed_properties:
+            problems.append(("value_by", "PROPERTY_NOT_ALLOWED"))
+        if not table or len(set(keys)) != len(keys):
+            problems.append(("value_by", "INVALID_VALUE_TABLE"))
+        codes = {_value_problem(definition.phase, value) for _, value in table} - {None}
+        problems.extend(("value_by", code) for code in sorted(c for c in codes if c is not None))
     return problems
 
 
+def _value_problem(phase: Phase | None, value: float) -> str | None:
+    if phase is None:
+        return None if 0.0 <= value <= 1.0 else "VALUE_OUT_OF_RANGE"
+    low, high = PHASE_RANGES[phase]
+    # NaN fails both comparisons, so it is out of range too.
+    return None if low <= value <= high else "VALUE_OUT_OF_PHASE_RANGE"
+
+
 def is_action(definition: EventDefinition | None) -> bool:
+    """True when the definition's phase is ACTION (a conversion that closes a journey)."""
     return definition is not None and definition.phase is Phase.ACTION

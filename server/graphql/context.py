@@ -1,7 +1,7 @@
 """The typed per-request context every resolver reads."""
 
-from dataclasses import dataclass
-from typing import TypeAlias
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
 
 import strawberry
 from starlette.requests import Request
@@ -19,6 +19,8 @@ class Context:
     principal: Principal
     services: Services
     rate_limiter: RateLimiter | None = None
+    # Per-request memo: aliases asking the same question (e.g. all seven models) share one answer.
+    memo: dict[Any, Any] = field(default_factory=dict)
 
 
 Info: TypeAlias = strawberry.Info[Context, None]

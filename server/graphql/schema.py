@@ -33,6 +33,7 @@ from server.graphql.mutations.set_consent import SetConsent
 from server.graphql.mutations.track_events import TrackEvents
 from server.graphql.operation_metrics import OperationMetrics
 from server.graphql.queries.api_keys import ApiKeyQueries
+from server.graphql.queries.attribution import AttributionQueries
 from server.graphql.queries.compliance import ComplianceQueries
 from server.graphql.queries.profiles import ProfileQueries
 from server.graphql.queries.taxonomy import TaxonomyQueries
@@ -44,7 +45,13 @@ MAX_DEPTH = 10
 MAX_ALIASES = 15
 MAX_TOKENS = 2000
 
-QUERY_AREAS: tuple[type, ...] = (ProfileQueries, TaxonomyQueries, ComplianceQueries, ApiKeyQueries)
+QUERY_AREAS: tuple[type, ...] = (
+    ProfileQueries,
+    AttributionQueries,
+    TaxonomyQueries,
+    ComplianceQueries,
+    ApiKeyQueries,
+)
 MUTATIONS: tuple[type, ...] = (
     TrackEvents,
     Identify,

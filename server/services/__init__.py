@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from privacy.crypto import Keyring
+from server.services.analytics import AnalyticsService
 from server.services.audit import AuditService
 from server.services.consent import ConsentService
 from server.services.dsr import DsrService, Stores
@@ -42,6 +43,7 @@ class Services:
     profiles: ProfileService
     consent: ConsentService
     dsr: DsrService
+    analytics: AnalyticsService
 
     @classmethod
     def build(cls, db: Database, keyring: Keyring, clock: Callable[[], datetime] = utc_now) -> "Services":
@@ -83,6 +85,7 @@ class Services:
             profiles=ProfileService(profiles, events, merges, workspaces, vault, audit, clock),
             consent=ConsentService(ledger),
             dsr=DsrService(stores, vault=vault, keyring=keyring, audit=audit, ingest=ingest, clock=clock),
+            analytics=AnalyticsService(events, workspaces, clock),
         )
 
     async def ping(self) -> None:

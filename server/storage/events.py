@@ -176,3 +176,46 @@ class Events:
         ).sort([("timestamp", 1), ("_id", 1)])
         async for doc in cursor:
             yield of_doc(doc)
+
+    async def timelines(
+        self,
+        workspace_id: str,
+        *,
+        conversion: str | None,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> AsyncIterator[tuple[str, list[list[Any]]]]:
+        """Per profile, its compact timeline [timestamp, channel|None, campaign, event, is_conversion,
+        value], built by aggregation (it runs where the data is, on every shard), streamed one
+        profile at a time. A touch is an event whose consent snapshot granted analytics."""
+        match: Document = {"workspace_id": workspace_id}
+        window: Document = {}
+        if since is not None:
+            window["$gte"] = since
+        if until is not None:
+            window["$lte"] = until
+        if window:
+            match["timestamp"] = window
+        is_conversion = {"$eq": ["$event", conversion]} if conversion else {"$eq": ["$phase", "ACTION"]}
+        pipeline: list[Document] = [
+            {"$match": match},
+            {"$sort": {"profile_id": 1, "timestamp": 1, "_id": 1}},
+            {
+                "$group": {
+                    "_id": "$profile_id",
+                    "t": {
+                        "$push": [
+                            "$timestamp",
+                            {"$cond": [{"$eq": ["$consent.analytics", True]}, "$channel", None]},
+                            "$campaign",
+                            "$event",
+                            is_conversion,
+                            {"$ifNull": ["$properties.revenue", {"$ifNull": ["$properties.value", 0]}]},
+                        ]
+                    },
+                }
+            },
+        ]
+        cursor = await self._collection.aggregate(pipeline, allowDiskUse=True, batchSize=200)
+        async for doc in cursor:
+            yield doc["_id"], doc["t"]

@@ -1,0 +1,82 @@
+"""Attribution over a workspace's journeys: one aggregation builds the paths, every model reuses them."""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from server.domain.access import Principal
+from server.domain.attribution import Accumulator, GroupBy, Model, Report, TimelineEvent, paths_for_profile
+from server.domain.errors import InvalidInput
+from server.storage.events import Events
+from server.storage.workspaces import Workspaces
+
+
+@dataclass(frozen=True)
+class Window:
+    """What one attribution question is about; equal windows share one pass over the data."""
+
+    conversion: str | None
+    start: datetime | None
+    end: datetime | None
+    lookback_days: int
+    half_life_days: float
+    group_by: GroupBy
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return 0.0
+    return float(value)
+
+
+class AnalyticsService:
+    def __init__(self, events: Events, workspaces: Workspaces, clock: Callable[[], datetime]) -> None:
+        self._events = events
+        self._workspaces = workspaces
+        self._clock = clock
+
+    async def attribution(self, principal: Principal, window: Window) -> dict[Model, Report]:
+        """Every model's report for the window, from a single aggregation and a single pass."""
+        if not 1 <= window.lookback_days <= 365:
+            raise InvalidInput(
+                "`lookbackDays` must be between 1 and 365.", field="lookbackDays", code="OUT_OF_RANGE"
+            )
+        if not 0 < window.half_life_days <= 365:
+            raise InvalidInput(
+                "`halfLifeDays` must be in (0, 365].", field="halfLifeDays", code="OUT_OF_RANGE"
+            )
+        if window.start and window.end and window.start > window.end:
+            raise InvalidInput("`from` is after `to`.", field="from", code="INVALID_WINDOW")
+        workspace = await self._workspaces.get(principal.workspace_id)
+        lookback = timedelta(days=window.lookback_days)
+        accumulator = Accumulator(
+            group_by=window.group_by,
+            half_life=timedelta(days=window.half_life_days),
+            min_profiles=workspace.min_report_profiles,
+        )
+        # Touches older than the lookback before `from` cannot earn credit in the window.
+        since = window.start - lookback if window.start else None
+        async for profile_id, rows in self._events.timelines(
+            principal.workspace_id, conversion=window.conversion, since=since, until=window.end
+        ):
+            timeline = sorted(
+                (
+                    TimelineEvent(
+                        at=at,
+                        channel=channel,
+                        campaign=campaign,
+                        event=event,
+                        conversion=bool(conv),
+                        value=_number(value),
+                    )
+                    for at, channel, campaign, event, conv, value in rows
+                ),
+                key=lambda e: e.at,
+            )
+            for path in paths_for_profile(
+                profile_id, timeline, lookback=lookback, start=window.start, end=window.end
+            ):
+                accumulator.add(path)
+        return {model: accumulator.report(model) for model in Model}
