@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pymongo import MongoClient
 
-from bench import ingest, profile_read
+from bench import attribution, ingest, profile_read
 from bench.harness import Process, start_baseline, start_database, start_granular
 
 RESULTS = Path(__file__).parent / "results"
@@ -107,13 +107,50 @@ def _profile_section(uri: str, granular: Process, baseline: Process, seconds: in
     return "### Profile read (goal ≥ 0.6×)\n\n" + _table(rows, header)
 
 
+def _attribution_section(uri: str, granular: Process, sizes: list[int]) -> str:
+    import math
+
+    rows = []
+    previous: tuple[int, float] | None = None
+    loaded = 0
+    for size in sizes:
+        # Each size adds events to the same workspace, so the n-th run sees the cumulative total.
+        loaded += attribution.load(uri, "bench", "default", size - loaded, seed=size)
+        seconds = attribution.run(granular)
+        exponent = (
+            "—"
+            if previous is None
+            else f"{math.log(seconds / previous[1]) / math.log(loaded / previous[0]):.2f}"
+        )
+        rows.append(
+            (
+                f"{loaded:,}",
+                f"{seconds:.2f}",
+                f"{seconds / 7:.2f}",
+                f"{attribution.server_peak_mb(granular):.0f}",
+                exponent,
+            )
+        )
+        previous = (loaded, seconds)
+    header = (
+        "events (bulk-loaded, stored shape)",
+        "all 7 models, s",
+        "per model, s",
+        "server peak RSS MB",
+        "growth exponent",
+    )
+    return "### Attribution (one aggregation, seven models)\n\n" + _table(rows, header)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the harness still works")
     parser.add_argument("--events", type=int, default=100_000, help="events per ingest run")
     parser.add_argument("--seconds", type=int, default=15, help="duration of each wrk run")
+    parser.add_argument("--attribution", default="10000,100000", help="event counts for the attribution runs")
     args = parser.parse_args()
     n, seconds = (2_000, 2) if args.smoke else (args.events, args.seconds)
+    sizes = [2_000, 4_000] if args.smoke else [int(x) for x in args.attribution.split(",")]
     with tempfile.TemporaryDirectory(prefix="granular-bench-") as tmp:
         database = start_database(Path(tmp))
         granular = start_granular(database.uri, "bench", Path(tmp))
@@ -123,6 +160,8 @@ def main() -> None:
                 asyncio.run(_ingest_section(database.uri, granular, baseline, n)),
                 _profile_section(database.uri, granular, baseline, seconds),
             ]
+            # Attribution runs last, in its own database workspace, after the ingest data is in.
+            sections.append(_attribution_section(database.uri, granular, sizes))
         except Exception:
             print(granular.log.read_text()[-5000:])
             raise
