@@ -127,6 +127,36 @@ def keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _fit(settings: Settings, uri: str, workspace: str) -> str:
+    from server.domain.access import Principal
+    from server.services import Services
+    from server.storage.client import connect
+    from server.storage.keyfile import load_or_create
+
+    client = connect(uri)
+    try:
+        services = Services.build(client[settings.database], load_or_create(settings.key_path))
+        report = await services.ltv.fit(Principal(workspace, Role.ADMIN, "cli"), None)
+    finally:
+        await client.close()
+    lines = [f"{report.customers} customers, {report.duration_ms:.0f} ms"]
+    lines.append(f"BG/NBD: {report.bgnbd}" if report.bgnbd else f"BG/NBD not fitted: {report.bgnbd_error}")
+    lines.append(
+        f"Gamma-Gamma: {report.gamma_gamma}"
+        if report.gamma_gamma
+        else f"Gamma-Gamma not fitted: {report.gamma_gamma_error}"
+    )
+    return "\n".join(lines)
+
+
+def fit(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    configured = settings.mongodb_uri.get_secret_value() if settings.mongodb_uri else None
+    with database_uri(configured, settings.data_dir) as uri:
+        print(asyncio.run(_fit(settings, uri, args.workspace)))
+    return 0
+
+
 def export_schema(args: argparse.Namespace) -> int:
     text = sdl()
     if args.output:
@@ -160,6 +190,11 @@ def parser() -> argparse.ArgumentParser:
     rotate_cmd = key_commands.add_parser("rotate", help="new key-encryption key; re-wrap every data key")
     rotate_cmd.add_argument("--data-dir", type=Path)
     rotate_cmd.set_defaults(run=keys_rotate)
+
+    fit_cmd = commands.add_parser("fit", help="fit the LTV models (server stopped, or GRANULAR_MONGODB_URI)")
+    fit_cmd.add_argument("--workspace", default=DEFAULT_WORKSPACE)
+    fit_cmd.add_argument("--data-dir", type=Path)
+    fit_cmd.set_defaults(run=fit)
 
     schema = commands.add_parser("export-schema", help="print the GraphQL SDL")
     schema.add_argument("--output", help="write the SDL to this file instead")

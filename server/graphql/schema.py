@@ -24,6 +24,7 @@ from server.domain.errors import GranularError
 from server.graphql.errors import error_codes
 from server.graphql.mutations.create_api_key import CreateApiKey
 from server.graphql.mutations.define_event import DefineEvent
+from server.graphql.mutations.fit_models import FitModels
 from server.graphql.mutations.identify import Identify
 from server.graphql.mutations.opt_out import OptOut
 from server.graphql.mutations.request_erasure import RequestErasure
@@ -35,6 +36,7 @@ from server.graphql.operation_metrics import OperationMetrics
 from server.graphql.queries.api_keys import ApiKeyQueries
 from server.graphql.queries.attribution import AttributionQueries
 from server.graphql.queries.compliance import ComplianceQueries
+from server.graphql.queries.ltv import LtvQueries
 from server.graphql.queries.profiles import ProfileQueries
 from server.graphql.queries.taxonomy import TaxonomyQueries
 from server.graphql.rate_limit import RateLimit
@@ -48,6 +50,7 @@ MAX_TOKENS = 2000
 QUERY_AREAS: tuple[type, ...] = (
     ProfileQueries,
     AttributionQueries,
+    LtvQueries,
     TaxonomyQueries,
     ComplianceQueries,
     ApiKeyQueries,
@@ -57,6 +60,7 @@ MUTATIONS: tuple[type, ...] = (
     Identify,
     SetConsent,
     DefineEvent,
+    FitModels,
     RequestErasure,
     RequestExport,
     OptOut,

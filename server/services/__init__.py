@@ -11,6 +11,7 @@ from server.services.consent import ConsentService
 from server.services.dsr import DsrService, Stores
 from server.services.ingest import IngestService
 from server.services.keys import KeyService
+from server.services.ltv import LtvService
 from server.services.profiles import ProfileService
 from server.services.taxonomy import TaxonomyService
 from server.services.vault import Vault
@@ -22,6 +23,7 @@ from server.storage.data_keys import DataKeys
 from server.storage.dsr_requests import DsrRequests
 from server.storage.events import Events
 from server.storage.merges import Merges
+from server.storage.model_fits import ModelFits
 from server.storage.profiles import Profiles
 from server.storage.suppressions import Suppressions
 from server.storage.taxonomy import TaxonomyStore
@@ -44,6 +46,7 @@ class Services:
     consent: ConsentService
     dsr: DsrService
     analytics: AnalyticsService
+    ltv: LtvService
 
     @classmethod
     def build(cls, db: Database, keyring: Keyring, clock: Callable[[], datetime] = utc_now) -> "Services":
@@ -86,6 +89,7 @@ class Services:
             consent=ConsentService(ledger),
             dsr=DsrService(stores, vault=vault, keyring=keyring, audit=audit, ingest=ingest, clock=clock),
             analytics=AnalyticsService(events, workspaces, clock),
+            ltv=LtvService(events, ModelFits(db), audit, clock),
         )
 
     async def ping(self) -> None:

@@ -219,3 +219,66 @@ class Events:
         cursor = await self._collection.aggregate(pipeline, allowDiskUse=True, batchSize=200)
         async for doc in cursor:
             yield doc["_id"], doc["t"]
+
+    async def purchases(
+        self, workspace_id: str, *, until: datetime | None, profile_id: str | None = None
+    ) -> AsyncIterator[tuple[str, list[tuple[datetime, float]]]]:
+        """Per profile, its orders (ACTION-phase events, revenue) and refunds (negative revenue)."""
+        match: Document = {
+            "workspace_id": workspace_id,
+            "$or": [{"phase": "ACTION"}, {"event": "order_refunded"}],
+        }
+        if until is not None:
+            match["timestamp"] = {"$lte": until}
+        if profile_id is not None:
+            match["profile_id"] = profile_id
+        revenue = {"$ifNull": ["$properties.revenue", {"$ifNull": ["$properties.value", 0]}]}
+        pipeline: list[Document] = [
+            {"$match": match},
+            {
+                "$group": {
+                    "_id": "$profile_id",
+                    "p": {
+                        "$push": [
+                            "$timestamp",
+                            {
+                                "$cond": [
+                                    {"$eq": ["$event", "order_refunded"]},
+                                    {"$multiply": [-1, {"$abs": revenue}]},
+                                    revenue,
+                                ]
+                            },
+                        ]
+                    },
+                }
+            },
+        ]
+        cursor = await self._collection.aggregate(pipeline, allowDiskUse=True, batchSize=500)
+        async for doc in cursor:
+            yield doc["_id"], [(at, value) for at, value in doc["p"]]
+
+    async def first_sessions(
+        self, workspace_id: str, *, since: datetime | None, until: datetime | None
+    ) -> AsyncIterator[tuple[str, list[tuple[datetime, str]]]]:
+        """Per profile first seen in [since, until]: its events' (timestamp, name), oldest first."""
+        pipeline: list[Document] = [
+            {"$match": {"workspace_id": workspace_id}},
+            {"$sort": {"profile_id": 1, "timestamp": 1}},
+            {
+                "$group": {
+                    "_id": "$profile_id",
+                    "first": {"$min": "$timestamp"},
+                    "e": {"$push": ["$timestamp", "$event"]},
+                }
+            },
+        ]
+        window: Document = {}
+        if since is not None:
+            window["$gte"] = since
+        if until is not None:
+            window["$lte"] = until
+        if window:
+            pipeline.append({"$match": {"first": window}})
+        cursor = await self._collection.aggregate(pipeline, allowDiskUse=True, batchSize=200)
+        async for doc in cursor:
+            yield doc["_id"], [(at, name) for at, name in doc["e"]]

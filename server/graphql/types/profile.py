@@ -3,6 +3,7 @@ from datetime import datetime
 import strawberry
 
 from server.graphql.types.enums import ConsentSource, Phase, Purpose
+from server.graphql.types.ltv import Ltv
 from server.graphql.types.scalars import JSON
 from server.services.profiles import ProfileView
 
@@ -41,6 +42,10 @@ class Profile:
     )
     first_seen: datetime | None
     last_seen: datetime | None
+
+    @strawberry.field(description="Lifetime value: history and predictions (see Query.ltv).")
+    async def ltv(self, info: strawberry.Info) -> Ltv:
+        return Ltv.of(await info.context.services.ltv.value(info.context.principal, str(self.id)))
 
     @classmethod
     def of(cls, view: ProfileView) -> "Profile":
