@@ -22,7 +22,7 @@ def _key(kind: str, raw: object) -> str | None:
 
 
 def affinity_keys(properties: Mapping[str, object]) -> list[str]:
-    """ "category:<c>" for `category` and each of `categories`, "product_type:<t>" for `product_type`;
+    """Keys "category:<c>" for `category` and each of `categories`, "product_type:<t>" for `product_type`;
     values lower-cased, whitespace trimmed and collapsed, cut to 64 characters; sorted, no repeats."""
     raws: list[tuple[str, object]] = [(name, properties.get(name)) for name in _SOURCES]
     categories = properties.get("categories")

@@ -1,6 +1,7 @@
 """API keys: issue (secret shown once), authenticate by keyed digest, revoke at once."""
 
 import secrets
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -10,6 +11,7 @@ from server.domain.errors import NotFound
 from server.storage.api_keys import ApiKeyRecord, ApiKeys
 from server.storage.audit_log import AuditLog
 
+CACHE_SECONDS = 2.0
 SECRET_PREFIX = "gr_"  # noqa: S105 - a prefix, not a secret
 
 
@@ -21,6 +23,9 @@ class KeyService:
         self._audit = audit
         self._keyring = keyring
         self._clock = clock
+        # Every request authenticates: known keys are remembered briefly. Revocation clears this
+        # process's entry at once; other API processes notice within CACHE_SECONDS.
+        self._known: dict[str, tuple[float, Principal]] = {}
 
     def _digest(self, secret: str) -> str:
         return api_key_digest(self._keyring, secret)
@@ -28,10 +33,19 @@ class KeyService:
     async def authenticate(self, secret: str) -> Principal | None:
         if not secret or len(secret) > 256:
             return None
-        record = await self._keys.active_by_digest(self._digest(secret))
+        digest = self._digest(secret)
+        cached = self._known.get(digest)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        record = await self._keys.active_by_digest(digest)
         if record is None:
+            self._known.pop(digest, None)
             return None
-        return Principal(workspace_id=record.workspace_id, role=record.role, key_id=record.id)
+        principal = Principal(workspace_id=record.workspace_id, role=record.role, key_id=record.id)
+        if len(self._known) > 10_000:
+            self._known.clear()
+        self._known[digest] = (time.monotonic() + CACHE_SECONDS, principal)
+        return principal
 
     async def create(
         self, *, workspace_id: str, role: Role, name: str, actor: str
@@ -54,6 +68,7 @@ class KeyService:
         now = self._clock()
         if not await self._keys.revoke(workspace_id=principal.workspace_id, key_id=key_id, now=now):
             raise NotFound("No such API key.", field="id")
+        self._known = {d: entry for d, entry in self._known.items() if entry[1].key_id != key_id}
         await self._audit.append(
             workspace_id=principal.workspace_id,
             actor=principal.key_id,

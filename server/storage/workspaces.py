@@ -1,5 +1,6 @@
 """The workspaces collection: per-workspace settings (defaults when a workspace has none stored)."""
 
+import time
 from datetime import timedelta
 
 from privacy.purposes import ConsentMode
@@ -7,11 +8,24 @@ from server.domain.workspace import WorkspaceSettings
 from server.storage.client import Database
 
 
+# Settings are read on every request and change rarely: each process re-reads them this often.
+CACHE_SECONDS = 5.0
+
+
 class Workspaces:
     def __init__(self, db: Database) -> None:
         self._collection = db["workspaces"]
+        self._cache: dict[str, tuple[float, WorkspaceSettings]] = {}
 
     async def get(self, workspace_id: str) -> WorkspaceSettings:
+        cached = self._cache.get(workspace_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        settings = await self._read(workspace_id)
+        self._cache[workspace_id] = (time.monotonic() + CACHE_SECONDS, settings)
+        return settings
+
+    async def _read(self, workspace_id: str) -> WorkspaceSettings:
         doc = await self._collection.find_one({"_id": workspace_id})
         if doc is None:
             return WorkspaceSettings(id=workspace_id)
@@ -26,6 +40,7 @@ class Workspaces:
         )
 
     async def save(self, settings: WorkspaceSettings) -> None:
+        self._cache.pop(settings.id, None)
         await self._collection.replace_one(
             {"_id": settings.id},
             {
