@@ -7,7 +7,6 @@ from privacy.purposes import ConsentMode
 from server.domain.workspace import WorkspaceSettings
 from server.storage.client import Database
 
-
 # Settings are read on every request and change rarely: each process re-reads them this often.
 CACHE_SECONDS = 5.0
 
