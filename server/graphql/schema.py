@@ -36,6 +36,7 @@ from server.graphql.operation_metrics import OperationMetrics
 from server.graphql.queries.api_keys import ApiKeyQueries
 from server.graphql.queries.attribution import AttributionQueries
 from server.graphql.queries.compliance import ComplianceQueries
+from server.graphql.queries.funnel import FunnelQueries
 from server.graphql.queries.ltv import LtvQueries
 from server.graphql.queries.profiles import ProfileQueries
 from server.graphql.queries.taxonomy import TaxonomyQueries
@@ -50,6 +51,7 @@ MAX_TOKENS = 2000
 QUERY_AREAS: tuple[type, ...] = (
     ProfileQueries,
     AttributionQueries,
+    FunnelQueries,
     LtvQueries,
     TaxonomyQueries,
     ComplianceQueries,

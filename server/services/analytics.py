@@ -9,6 +9,7 @@ from typing import Any
 from server.domain.access import Principal
 from server.domain.attribution import Accumulator, GroupBy, Model, Report, TimelineEvent, paths_for_profile
 from server.domain.errors import InvalidInput
+from server.domain.funnel import Step, funnel, progress
 from server.storage.events import Events
 from server.storage.workspaces import Workspaces
 
@@ -29,6 +30,9 @@ def _number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return 0.0
     return float(value)
+
+
+MAX_STEPS = 10
 
 
 class AnalyticsService:
@@ -80,3 +84,28 @@ class AnalyticsService:
             ):
                 accumulator.add(path)
         return {model: accumulator.report(model) for model in Model}
+
+    async def funnel(
+        self,
+        principal: Principal,
+        steps: list[str],
+        start: datetime | None,
+        end: datetime | None,
+        window_hours: int,
+    ) -> list[Step]:
+        """Profiles reaching each step in order within `window_hours` of their first step."""
+        if not 1 <= len(steps) <= MAX_STEPS:
+            raise InvalidInput(f"A funnel has 1 to {MAX_STEPS} steps.", field="steps", code="OUT_OF_RANGE")
+        if not 1 <= window_hours <= 24 * 365:
+            raise InvalidInput(
+                "`windowHours` must be between 1 and 8760.", field="windowHours", code="OUT_OF_RANGE"
+            )
+        window = timedelta(hours=window_hours)
+        progresses = [
+            reached
+            async for sequence in self._events.step_sequences(
+                principal.workspace_id, names=sorted(set(steps)), since=start, until=end
+            )
+            if (reached := progress(sequence, steps, window))
+        ]
+        return funnel(progresses, steps)

@@ -13,7 +13,14 @@ from server.domain.access import Principal
 from server.domain.affinity import top_affinities
 from server.domain.errors import Forbidden, InvalidInput
 from server.domain.profile import Profile
-from server.domain.scoring import engagement_score, intent_score, phase
+from server.domain.scoring import (
+    ScoredEvent,
+    ScoreExplanation,
+    engagement_score,
+    explain,
+    intent_score,
+    phase,
+)
 from server.domain.taxonomy import Phase
 from server.domain.workspace import WorkspaceSettings
 from server.services.audit import AuditService
@@ -174,6 +181,22 @@ class ProfileService:
             principal.workspace_id, profile_id, first=size + 1, after=decode_cursor(after)
         )
         return events[:size], len(events) > size
+
+    async def explanation(self, principal: Principal, profile: Profile) -> ScoreExplanation | None:
+        """The events and weights behind the profile's scores; None without personalization consent
+        (the scores themselves are not shown then either)."""
+        workspace = await self._workspaces.get(principal.workspace_id)
+        if not is_granted(profile.consent, Purpose.PERSONALIZATION, workspace.consent_mode):
+            return None
+        now = self._clock()
+        # Older events weigh less than 2^-20 of their value: they cannot change what is shown.
+        since = now - 20 * workspace.half_life
+        events = [
+            ScoredEvent(at=e.timestamp, name=e.name, value=e.value, phase=e.phase)
+            async for e in self._events.of_profile(principal.workspace_id, profile.id)
+            if e.timestamp >= since and e.consent.get(Purpose.PERSONALIZATION.value)
+        ]
+        return explain(events, now, workspace.half_life)
 
     async def merges(self, principal: Principal, profile_id: str) -> list[Document]:
         return await self._merges.of_profiles(principal.workspace_id, [profile_id])

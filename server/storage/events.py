@@ -282,3 +282,24 @@ class Events:
         cursor = await self._collection.aggregate(pipeline, allowDiskUse=True, batchSize=200)
         async for doc in cursor:
             yield doc["_id"], [(at, name) for at, name in doc["e"]]
+
+    async def step_sequences(
+        self, workspace_id: str, *, names: list[str], since: datetime | None, until: datetime | None
+    ) -> AsyncIterator[list[tuple[datetime, str]]]:
+        """Per profile, its events among `names` in time order (grouped by aggregation)."""
+        match: Document = {"workspace_id": workspace_id, "event": {"$in": names}}
+        window: Document = {}
+        if since is not None:
+            window["$gte"] = since
+        if until is not None:
+            window["$lte"] = until
+        if window:
+            match["timestamp"] = window
+        pipeline: list[Document] = [
+            {"$match": match},
+            {"$sort": {"profile_id": 1, "timestamp": 1}},
+            {"$group": {"_id": "$profile_id", "e": {"$push": ["$timestamp", "$event"]}}},
+        ]
+        cursor = await self._collection.aggregate(pipeline, allowDiskUse=True, batchSize=500)
+        async for doc in cursor:
+            yield sorted((at, name) for at, name in doc["e"])

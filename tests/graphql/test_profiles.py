@@ -1,5 +1,7 @@
 from typing import Any
 
+import pytest
+
 from tests.conftest import Api
 from tests.factories import ALL_GRANTED, ago, track
 from tests.graphql.test_track_events import TRACK
@@ -223,3 +225,22 @@ async def test_another_workspaces_key_sees_its_profiles_as_missing_and_writes_ap
     await _track(api, [track("product_added", user_id="u1")], key=other)
     assert await api.db["profiles"].count_documents({"user_id": "u1"}) == 2
     assert await api.db["events"].count_documents({"profile_id": profile_id}) == 1
+
+
+async def test_score_explanation_lists_the_events_behind_the_scores(api: Api) -> None:
+    await _track(api, [track("product_viewed", user_id="u1"), track("checkout_started", user_id="u1")])
+    query = """{ profile(userId: "u1") { engagementScore scoreExplanation {
+      engagementScore engagement { event value decay weight } intent { event } } } }"""
+    profile = (await api.gql(query))["data"]["profile"]
+    explanation = profile["scoreExplanation"]
+    assert [c["event"] for c in explanation["engagement"]] == ["checkout_started", "product_viewed"]
+    assert [c["event"] for c in explanation["intent"]] == ["checkout_started", "product_viewed"]
+    assert explanation["engagementScore"] == pytest.approx(profile["engagementScore"], rel=1e-6)
+    top = explanation["engagement"][0]
+    assert top["weight"] == top["value"] * top["decay"]
+
+
+async def test_no_explanation_without_personalization_consent(api: Api) -> None:
+    await _track(api, [track("product_viewed", user_id="u1", consent={"analytics": True})])
+    body = await api.gql('{ profile(userId: "u1") { scoreExplanation { engagementScore } } }')
+    assert body["data"]["profile"]["scoreExplanation"] is None

@@ -1,7 +1,10 @@
+from collections.abc import Iterable
 from datetime import datetime
 
 import strawberry
 
+from server.domain.scoring import Contribution
+from server.domain.scoring import ScoreExplanation as DomainExplanation
 from server.graphql.types.enums import ConsentSource, Phase, Purpose
 from server.graphql.types.ltv import Ltv
 from server.graphql.types.scalars import JSON
@@ -20,6 +23,38 @@ class PurposeConsent:
     granted: bool
     source: ConsentSource  # type: ignore[valid-type]
     at: datetime
+
+
+@strawberry.type(description="One event's part in a score: weight = value · 2^(−age/half-life).")
+class ScoreContribution:
+    event: str
+    at: datetime
+    value: float
+    decay: float
+    weight: float
+
+
+@strawberry.type(description="Why the scores are what they are: the heaviest contributions to each.")
+class ScoreExplanation:
+    engagement_score: float
+    intent_score: float
+    engagement: list[ScoreContribution]
+    intent: list[ScoreContribution]
+
+    @classmethod
+    def of(cls, explanation: DomainExplanation) -> "ScoreExplanation":
+        def rows(items: Iterable[Contribution]) -> list[ScoreContribution]:
+            return [
+                ScoreContribution(event=c.name, at=c.at, value=c.value, decay=c.decay, weight=c.weight)
+                for c in items
+            ]
+
+        return cls(
+            engagement_score=explanation.engagement_score,
+            intent_score=explanation.intent_score,
+            engagement=rows(explanation.engagement),
+            intent=rows(explanation.intent),
+        )
 
 
 @strawberry.type(
@@ -42,6 +77,15 @@ class Profile:
     )
     first_seen: datetime | None
     last_seen: datetime | None
+
+    @strawberry.field(
+        description="The events and weights behind the scores; null without personalization consent."
+    )
+    async def score_explanation(self, info: strawberry.Info) -> ScoreExplanation | None:
+        services, principal = info.context.services, info.context.principal
+        profile = await services.profiles.find(principal, profile_id=str(self.id))
+        found = await services.profiles.explanation(principal, profile) if profile else None
+        return ScoreExplanation.of(found) if found else None
 
     @strawberry.field(description="Lifetime value: history and predictions (see Query.ltv).")
     async def ltv(self, info: strawberry.Info) -> Ltv:
