@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -104,14 +105,21 @@ class GranularSchema(strawberry.Schema):
 Extension = Callable[[], SchemaExtension] | type[SchemaExtension]
 
 
+# The rule classes are built once: each limiter instance would otherwise make a new class per
+# request, and ValidationCache (keyed by the rules) would never hit.
+_LIMIT_RULES = (
+    *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+)
+
+
 def limits() -> list[Extension]:
     """Document limits, checked before any resolver runs (introspection fields do not count toward
     depth, so GraphiQL works in development; production turns introspection off)."""
     # Factories, never shared instances: extensions hold per-request state.
     return [
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: AddValidationRules(list(_LIMIT_RULES)),
     ]
 
 

@@ -80,8 +80,7 @@ async def test_the_production_app_is_configured_as_promised(production_api: Api)
         "extensions": sorted(
             [
                 "MaxTokensLimiter",
-                "QueryDepthLimiter",
-                "MaxAliasesLimiter",
+                "AddValidationRules",
                 "ParserCache",
                 "ValidationCache",
                 "ErrorCodes",
