@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from pydantic import SecretStr
 
 from server.domain.access import Role
@@ -16,6 +18,9 @@ from server.domain.workspace import DEFAULT_WORKSPACE
 from server.graphql.schema import sdl
 from server.settings import Settings
 from server.storage.embedded import EmbeddedDatabaseError, database_uri
+
+if TYPE_CHECKING:
+    from server.domain.demo_shop import Plan
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -157,6 +162,61 @@ def fit(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _demo(settings: Settings, uri: str, plan: "Plan") -> str:
+    from datetime import UTC, datetime
+
+    from server.domain.access import Principal
+    from server.domain.demo_shop import messages
+    from server.services import Services
+    from server.storage.client import connect
+    from server.storage.indexes import ensure_indexes
+    from server.storage.keyfile import load_or_create
+
+    client = connect(uri, timeout_ms=60_000)
+    try:
+        db = client[settings.database]
+        await ensure_indexes(db)
+        services = Services.build(db, load_or_create(settings.key_path))
+        principal = Principal(DEFAULT_WORKSPACE, Role.ADMIN, "demo")
+        shop = messages(plan, datetime.now(UTC))
+        totals = {"accepted": 0, "duplicates": 0, "droppedNoConsent": 0, "rejected": 0}
+        for start in range(0, len(shop), 500):
+            result = await services.ingest.ingest(principal, shop[start : start + 500])
+            totals["accepted"] += result.accepted
+            totals["duplicates"] += result.duplicates
+            totals["droppedNoConsent"] += result.dropped_no_consent
+            totals["rejected"] += len(result.rejected)
+            done = min(start + 500, len(shop))
+            bar = "#" * (30 * done // len(shop))
+            print(f"\r  [{bar:<30}] {done:,}/{len(shop):,} messages", end="", file=sys.stderr, flush=True)
+        print(file=sys.stderr)
+        _, secret = await services.keys.create(
+            workspace_id=DEFAULT_WORKSPACE, role=Role.ADMIN, name="demo", actor="demo"
+        )
+        fit = await services.ltv.fit(principal, None)
+    finally:
+        await client.close()
+    return "\n".join(
+        [
+            f"Demo shop: {plan.customers:,} customers over {plan.days} days (seed {plan.seed}).",
+            "  " + ", ".join(f"{k} {v:,}" for k, v in totals.items()),
+            f"  LTV models fitted on {fit.customers:,} customers"
+            + ("" if fit.bgnbd and fit.gamma_gamma else f" ({fit.bgnbd_error or fit.gamma_gamma_error})"),
+            f"ADMIN key to look at it with (shown once): {secret}",
+        ]
+    )
+
+
+def demo(args: argparse.Namespace) -> int:
+    from server.domain.demo_shop import Plan
+
+    settings = _settings(args)
+    configured = settings.mongodb_uri.get_secret_value() if settings.mongodb_uri else None
+    with database_uri(configured, settings.data_dir) as uri:
+        print(asyncio.run(_demo(settings, uri, Plan(args.customers, args.days, args.seed))))
+    return 0
+
+
 def export_schema(args: argparse.Namespace) -> int:
     text = sdl()
     if args.output:
@@ -195,6 +255,15 @@ def parser() -> argparse.ArgumentParser:
     fit_cmd.add_argument("--workspace", default=DEFAULT_WORKSPACE)
     fit_cmd.add_argument("--data-dir", type=Path)
     fit_cmd.set_defaults(run=fit)
+
+    demo_cmd = commands.add_parser(
+        "demo", help="fill the default workspace with a synthetic shop (server stopped)"
+    )
+    demo_cmd.add_argument("--customers", type=int, default=2000)
+    demo_cmd.add_argument("--days", type=int, default=90)
+    demo_cmd.add_argument("--seed", type=int, default=7)
+    demo_cmd.add_argument("--data-dir", type=Path)
+    demo_cmd.set_defaults(run=demo)
 
     schema = commands.add_parser("export-schema", help="print the GraphQL SDL")
     schema.add_argument("--output", help="write the SDL to this file instead")

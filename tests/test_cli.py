@@ -206,3 +206,17 @@ def test_key_rotation_rewraps_data_keys_and_personal_data_still_decrypts(tmp_pat
     finally:
         if served.process.poll() is None:
             served.process.kill()
+
+
+def test_demo_fills_a_workspace_through_ingest_and_prints_a_key(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "server.cli", "demo", "--customers", "30", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={k: v for k, v in os.environ.items() if k != "GRANULAR_MONGODB_URI"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Demo shop: 30 customers over 90 days (seed 7)." in result.stdout
+    assert "rejected 0" in result.stdout
+    assert "ADMIN key to look at it with (shown once): gr_" in result.stdout
