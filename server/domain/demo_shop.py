@@ -53,7 +53,7 @@ class Plan:
 
 def messages(plan: Plan, now: datetime) -> list[dict[str, Any]]:
     """Every message of the shop, in time order (so identity and consent arrive as they would)."""
-    rng = random.Random(plan.seed)
+    rng = random.Random(plan.seed)  # noqa: S311 - synthetic data, reproducible by design
     result = [m for customer in range(plan.customers) for m in _customer(rng, customer, plan, now)]
     return sorted(result, key=lambda m: m["timestamp"])
 
@@ -69,7 +69,7 @@ def _customer(rng: random.Random, number: int, plan: Plan, now: datetime) -> Ite
     for _ in range(1 + min(7, int(rng.expovariate(0.6)))):
         if start > now:
             break
-        channel, _, context = rng.choices(CHANNELS, weights=[c[1] for c in CHANNELS])[0]
+        _, _, context = rng.choices(CHANNELS, weights=[c[1] for c in CHANNELS])[0]
         device = rng.choice(devices)
         session = _Session(
             rng, now, start, device, user_id if identified else None, context, preferences, gpc
@@ -142,14 +142,14 @@ class _Session:
         yield self._message("product_added", {**product, "quantity": 1})
         if rng.random() > 0.62:
             return
-        yield self._message("checkout_started", {"value": product["price"], "currency": "EUR"})
+        yield self._message("checkout_started", {"value": price, "currency": "EUR"})
         yield self._message("shipping_info_entered", {"step": 2})
         if rng.random() < 0.2:
             yield self._message("coupon_applied", {"coupon": "WELCOME10"})
         yield self._message("payment_info_entered", {"step": 3})
         if rng.random() > 0.7:
             return
-        revenue = round(product["price"] * rng.choice((1, 1, 1, 2)) * rng.uniform(0.9, 1.0), 2)
+        revenue = round(price * rng.choice((1, 1, 1, 2)) * rng.uniform(0.9, 1.0), 2)
         self.purchased = revenue
         yield self._message(
             "order_completed",
