@@ -120,10 +120,11 @@ class _Session:
 
     def browse(self, category: str) -> Iterator[dict[str, Any]]:
         rng = self.rng
-        product = {
+        price = round(rng.uniform(25, 240), 2)
+        product: dict[str, Any] = {
             "category": category,
             "sku": f"{category[:3].upper()}-{rng.randrange(40):03d}",
-            "price": round(rng.uniform(25, 240), 2),
+            "price": price,
             "currency": "EUR",
         }
         yield self._message("category_browsed", {"category": category})
