@@ -2,11 +2,10 @@
 
 import re
 from collections.abc import Mapping
-from typing import Any
 
-from privacy.minimization import scrub_value
+from privacy.minimization import minimize_properties
 
-STANDARD_PII_TRAITS = frozenset(
+STANDARD_PII_TRAITS: frozenset[str] = frozenset(
     {
         "email",
         "phone",
@@ -24,39 +23,60 @@ STANDARD_PII_TRAITS = frozenset(
         "birthdate",
     }
 )
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$")
+
+
+def _name_key(name: str) -> str:
+    return re.sub(r"[\s_-]", "", name).casefold()
+
+
+_STANDARD_KEYS = frozenset(map(_name_key, STANDARD_PII_TRAITS))
+_EMAIL_LOCAL = re.compile(r"[^\s@\"(),:;<>\[\]\\]{1,64}")
+_EMAIL_LABEL = re.compile(r"[\w-]{1,63}")
+_PHONE_SEPARATORS = re.compile(r"[\s\-.()\u2010-\u2015\u2212]")
+_E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 
 
 def is_pii_trait(name: str, workspace_pii: frozenset[str] = frozenset()) -> bool:
-    """A trait is personal if the standard list or the workspace's own list names it."""
-    return name in STANDARD_PII_TRAITS or name in workspace_pii
+    """Personal when the standard or the workspace's list names it (case, `_`, `-` and spaces ignored)."""
+    key = _name_key(name)
+    return key in _STANDARD_KEYS or any(_name_key(listed) == key for listed in workspace_pii)
 
 
 def split_traits(
-    traits: Mapping[str, Any], workspace_pii: frozenset[str] = frozenset()
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(plain, personal): plain strings are scrubbed, so PII hiding in a free-text trait goes too."""
-    plain: dict[str, Any] = {}
-    personal: dict[str, Any] = {}
+    traits: Mapping[str, object], workspace_pii: frozenset[str] = frozenset()
+) -> tuple[dict[str, object], dict[str, object]]:
+    """(plain, pii): PII traits as given (to be encrypted); plain ones scrubbed, so no PII hides there."""
+    plain: dict[str, object] = {}
+    pii: dict[str, object] = {}
     for name, value in traits.items():
         if is_pii_trait(name, workspace_pii):
-            personal[name] = value
+            pii[name] = value
         else:
-            plain[name] = scrub_value(value)[0]
-    return plain, personal
+            plain[name] = value
+    scrubbed, _ = minimize_properties(plain, None)
+    return scrubbed, pii
 
 
 def normalize_email(value: str) -> str | None:
-    """Trimmed and lower-cased; None unless it looks like an address."""
+    """Trimmed and lower-cased; None unless it is local@domain with a dotted domain."""
     normalized = value.strip().lower()
-    return normalized if _EMAIL.match(normalized) else None
+    local, at, domain = normalized.partition("@")
+    labels = domain.split(".")
+    if (
+        not at
+        or len(normalized) > 254
+        or not _EMAIL_LOCAL.fullmatch(local)
+        or len(labels) < 2
+        or not all(_EMAIL_LABEL.fullmatch(label) for label in labels)
+    ):
+        return None
+    return normalized
 
 
 def normalize_phone(value: str) -> str | None:
-    """E.164 (+ and 8–15 digits) from + or 00 prefixed input; no region is guessed."""
-    compact = re.sub(r"[\s\-.()]", "", value.strip())
+    """E.164: + or 00, then 8–15 digits once spaces, dashes, dots and parens go; no region is guessed."""
+    # "+44 (0)20 …": the bracketed trunk zero is not dialled from abroad, so it is not part of the number.
+    compact = _PHONE_SEPARATORS.sub("", value.replace("(0)", ""))
     if compact.startswith("00"):
         compact = "+" + compact[2:]
-    if re.fullmatch(r"\+\d{8,15}", compact):
-        return compact
-    return None
+    return compact if _E164.fullmatch(compact) else None

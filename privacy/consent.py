@@ -4,7 +4,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeAlias
 
 from privacy.purposes import ConsentMode, ConsentSource, Purpose
@@ -33,30 +33,6 @@ ConsentState: TypeAlias = Mapping[Purpose, PurposeState]
 Decision: TypeAlias = tuple[Purpose, bool, ConsentSource]
 
 
-def _digest(
-    profile_id: str,
-    purpose: Purpose,
-    granted: bool,
-    source: ConsentSource,
-    policy_version: str | None,
-    at: datetime,
-    prev_hash: str,
-) -> str:
-    canonical = json.dumps(
-        {
-            "profile_id": profile_id,
-            "purpose": purpose.value,
-            "granted": granted,
-            "source": source.value,
-            "policy_version": policy_version,
-            "at": at.isoformat(timespec="milliseconds"),
-            "prev_hash": prev_hash,
-        },
-        sort_keys=True,
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def ledger_entry(
     *,
     profile_id: str,
@@ -67,40 +43,40 @@ def ledger_entry(
     at: datetime,
     prev_hash: str | None,
 ) -> ConsentEntry:
-    """An entry whose hash covers its fields and the previous entry's hash ("" for the first)."""
-    # MongoDB keeps milliseconds: hash what will be stored so the chain verifies after a round trip.
+    """An entry whose hash is SHA-256 over its canonical JSON, including the previous hash ("" first)."""
+    if at.utcoffset() is None:
+        raise ValueError("a consent decision needs a time-zone-aware time")
+    # MongoDB keeps UTC milliseconds: hash exactly what will be read back, so the chain verifies.
+    at = at.astimezone(UTC)
     at = at.replace(microsecond=at.microsecond // 1000 * 1000)
     prev = prev_hash or ""
-    return ConsentEntry(
-        profile_id,
-        purpose,
-        granted,
-        source,
-        policy_version,
-        at,
-        prev,
-        _digest(profile_id, purpose, granted, source, policy_version, at, prev),
-    )
+    digest = _digest(profile_id, purpose, granted, source, policy_version, at, prev)
+    return ConsentEntry(profile_id, purpose, granted, source, policy_version, at, prev, digest)
 
 
 def verify_chain(entries: Sequence[ConsentEntry]) -> int | None:
-    """None when every entry's hash and link is intact, else the index of the first broken one."""
+    """None when every entry's hash and link to its predecessor hold, else the first broken index."""
     previous = ""
-    for index, e in enumerate(entries):
-        expected = _digest(e.profile_id, e.purpose, e.granted, e.source, e.policy_version, e.at, e.prev_hash)
-        if e.prev_hash != previous or e.hash != expected:
+    for index, entry in enumerate(entries):
+        if (
+            entry.prev_hash != previous
+            or entry.profile_id != entries[0].profile_id
+            or entry.at.utcoffset() is None
+            or entry.at.microsecond % 1000
+            or entry.hash != _entry_digest(entry)
+        ):
             return index
-        previous = e.hash
+        previous = entry.hash
     return None
 
 
 def apply_entry(state: ConsentState, entry: ConsentEntry) -> dict[Purpose, PurposeState]:
-    """The state after one more decision."""
+    """The state after one more decision: the entry replaces whatever its purpose held."""
     return {**state, entry.purpose: PurposeState(entry.granted, entry.source, entry.at)}
 
 
 def state_at(entries: Iterable[ConsentEntry], at: datetime) -> dict[Purpose, PurposeState]:
-    """Replay, in append order, the entries made at or before `at`."""
+    """The state at `at`: the entries made at or before it, replayed in append order."""
     state: dict[Purpose, PurposeState] = {}
     for entry in entries:
         if entry.at <= at:
@@ -109,7 +85,7 @@ def state_at(entries: Iterable[ConsentEntry], at: datetime) -> dict[Purpose, Pur
 
 
 def is_granted(state: ConsentState, purpose: Purpose, mode: ConsentMode) -> bool:
-    """`necessary` always; OPT_IN needs an explicit grant; OPT_OUT holds until an explicit denial."""
+    """`necessary` always; OPT_IN only after an explicit grant; OPT_OUT until an explicit denial."""
     if purpose is Purpose.NECESSARY:
         return True
     decided = state.get(purpose)
@@ -119,18 +95,18 @@ def is_granted(state: ConsentState, purpose: Purpose, mode: ConsentMode) -> bool
 
 
 def snapshot(state: ConsentState, mode: ConsentMode) -> dict[str, bool]:
-    """The effective decision for every purpose, stored with each event."""
+    """The effective decision for every purpose, keyed by value: what an event was collected under."""
     return {purpose.value: is_granted(state, purpose, mode) for purpose in Purpose}
 
 
 def decisions_from_context(category_preferences: Mapping[str, object] | None, gpc: bool) -> list[Decision]:
-    """Segment's categoryPreferences keyed by purpose, plus GPC, which outranks an advertising grant."""
+    """Boolean preferences per purpose (not `necessary`) as EVENT; GPC's advertising denial outranks them."""
     decisions: list[Decision] = []
     for key, value in (category_preferences or {}).items():
-        if not isinstance(value, bool) or key not in Purpose._value2member_map_:
+        purpose = _purpose(key)
+        if purpose is None or purpose is Purpose.NECESSARY or not isinstance(value, bool):
             continue
-        purpose = Purpose(key)
-        if purpose is Purpose.NECESSARY or (gpc and purpose is Purpose.ADVERTISING):
+        if gpc and purpose is Purpose.ADVERTISING:
             continue
         decisions.append((purpose, value, ConsentSource.EVENT))
     if gpc:
@@ -138,8 +114,22 @@ def decisions_from_context(category_preferences: Mapping[str, object] | None, gp
     return decisions
 
 
+def combine_most_restrictive(a: ConsentState, b: ConsentState) -> dict[Purpose, PurposeState]:
+    """Per purpose: a denial on either side wins (the later of two); a grant survives only if both grant."""
+    combined: dict[Purpose, PurposeState] = {}
+    for purpose in Purpose:
+        left, right = a.get(purpose), b.get(purpose)
+        denials = [s for s in (left, right) if s is not None and not s.granted]
+        if denials:
+            combined[purpose] = _later(denials)
+        elif left is not None and right is not None:
+            combined[purpose] = _later([left, right])
+        # A grant facing no decision is dropped: absent is at least as restrictive in both modes.
+    return combined
+
+
 def changes(state: ConsentState, decisions: Iterable[Decision]) -> list[Decision]:
-    """Only the decisions that differ from the current state (or from an earlier one in the list)."""
+    """The decisions that differ from the state, or from an earlier decision in the same list."""
     current = {purpose: s.granted for purpose, s in state.items()}
     result: list[Decision] = []
     for purpose, granted, source in decisions:
@@ -149,14 +139,50 @@ def changes(state: ConsentState, decisions: Iterable[Decision]) -> list[Decision
     return result
 
 
-def combine_most_restrictive(a: ConsentState, b: ConsentState) -> dict[Purpose, PurposeState]:
-    """Merging two profiles: a denial on either side wins; a grant survives only if both granted."""
-    combined: dict[Purpose, PurposeState] = {}
-    for purpose in {*a, *b}:
-        left, right = a.get(purpose), b.get(purpose)
-        denials = [s for s in (left, right) if s is not None and not s.granted]
-        if denials:
-            combined[purpose] = max(denials, key=lambda s: s.at)
-        elif left is not None and right is not None:
-            combined[purpose] = max((left, right), key=lambda s: s.at)
-    return combined
+def _purpose(key: str) -> Purpose | None:
+    try:
+        return Purpose(key)
+    except ValueError:
+        return None
+
+
+def _later(states: list[PurposeState]) -> PurposeState:
+    # On a tie the first (the left profile's) is kept, so the merge is deterministic.
+    return max(states, key=lambda s: s.at)
+
+
+def _entry_digest(entry: ConsentEntry) -> str:
+    return _digest(
+        entry.profile_id,
+        entry.purpose,
+        entry.granted,
+        entry.source,
+        entry.policy_version,
+        entry.at,
+        entry.prev_hash,
+    )
+
+
+def _digest(
+    profile_id: str,
+    purpose: Purpose,
+    granted: bool,
+    source: ConsentSource,
+    policy_version: str | None,
+    at: datetime,
+    prev_hash: str,
+) -> str:
+    # This exact text is what stored ledgers were hashed over: changing it breaks every chain.
+    canonical = json.dumps(
+        {
+            "profile_id": profile_id,
+            "purpose": purpose.value,
+            "granted": granted,
+            "source": source.value,
+            "policy_version": policy_version,
+            "at": at.astimezone(UTC).isoformat(timespec="milliseconds"),
+            "prev_hash": prev_hash,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -258,7 +258,7 @@ def parser() -> argparse.ArgumentParser:
     demo_cmd = commands.add_parser(
         "demo", help="fill the default workspace with a synthetic shop (server stopped)"
     )
-    demo_cmd.add_argument("--customers", type=int, default=2000)
+    demo_cmd.add_argument("--customers", type=int, default=1000)
     demo_cmd.add_argument("--days", type=int, default=90)
     demo_cmd.add_argument("--seed", type=int, default=7)
     demo_cmd.add_argument("--data-dir", type=Path)
