@@ -4,7 +4,9 @@ the same run on the same database. Targets 127.0.0.1 only; stops everything it s
 import argparse
 import asyncio
 import platform
+import sys
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -155,16 +157,23 @@ def main() -> None:
         database = start_database(Path(tmp))
         granular = start_granular(database.uri, "bench", Path(tmp))
         baseline = start_baseline(database.uri, "bench", Path(tmp))
+        runs: list[tuple[str, Callable[[], str]]] = [
+            ("Ingest", lambda: asyncio.run(_ingest_section(database.uri, granular, baseline, n))),
+            ("Profile read", lambda: _profile_section(database.uri, granular, baseline, seconds)),
+            # Attribution runs last, on top of the ingest data.
+            ("Attribution", lambda: _attribution_section(database.uri, granular, sizes)),
+        ]
+        sections = []
+        failed = False
         try:
-            sections = [
-                asyncio.run(_ingest_section(database.uri, granular, baseline, n)),
-                _profile_section(database.uri, granular, baseline, seconds),
-            ]
-            # Attribution runs last, in its own database workspace, after the ingest data is in.
-            sections.append(_attribution_section(database.uri, granular, sizes))
-        except Exception:
-            print(granular.log.read_text()[-5000:])
-            raise
+            for name, run in runs:
+                try:
+                    sections.append(run())
+                except Exception as error:
+                    failed = True
+                    sections.append(f"### {name}\n\nfailed: {type(error).__name__}: {error}")
+            if failed:
+                print(granular.log.read_text()[-3000:], file=sys.stderr)
         finally:
             granular.stop()
             baseline.stop()
@@ -182,6 +191,8 @@ def main() -> None:
     print(report)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.md").write_text(report + "\n")
+    if failed:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

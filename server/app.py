@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from server.domain.errors import Unavailable
 from server.domain.workspace import DEFAULT_WORKSPACE
+from server.graphql.errors import coded
 from server.graphql.rate_limit import RateLimiter
 from server.graphql.schema import build_schema
 from server.graphql.view import GranularGraphQL
@@ -29,6 +30,29 @@ from server.storage.indexes import ensure_indexes
 from server.storage.keyfile import load_or_create
 
 
+class SelfTestFailed(RuntimeError):
+    """Production mode asked for, but a switch is not where it must be: the server does not start."""
+
+
+async def production_self_test(graphql: GranularGraphQL) -> None:
+    """Introspection, GraphiQL, GET queries and name suggestions are off, proven by trying them."""
+    introspection = await graphql.schema.execute("{ __schema { queryType { name } } }")
+    misspelled = await graphql.schema.execute("{ taxonomi { name } }")
+    hints = [coded(e, hide_suggestions=graphql.hide_suggestions).message for e in misspelled.errors or []]
+    problems = [
+        name
+        for name, failed in (
+            ("introspection", not introspection.errors),
+            ("GraphiQL", graphql.graphql_ide is not None),
+            ("GET queries", graphql.allow_queries_via_get),
+            ("name suggestions", any("Did you mean" in hint for hint in hints)),
+        )
+        if failed
+    ]
+    if problems:
+        raise SelfTestFailed("production self-test failed: " + ", ".join(problems) + " still on")
+
+
 def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -> Starlette:
     """The ASGI app; `announce` receives the operator-facing lines printed at start-up."""
     production = settings.production
@@ -42,6 +66,8 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if production:
+            await production_self_test(graphql)
         configured = settings.mongodb_uri.get_secret_value() if settings.mongodb_uri else None
         database = database_uri(configured, settings.data_dir)
         uri = await anyio.to_thread.run_sync(database.__enter__)

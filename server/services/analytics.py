@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import pymongo
+
 from server.domain.access import Principal
 from server.domain.attribution import Accumulator, GroupBy, Model, Report, TimelineEvent, paths_for_profile
 from server.domain.errors import InvalidInput
@@ -35,6 +37,10 @@ def _number(value: Any) -> float:
 MAX_STEPS = 10
 
 
+# Aggregations over a whole workspace may take longer than a request's usual database budget.
+ANALYTICS_SECONDS = 300.0
+
+
 class AnalyticsService:
     def __init__(self, events: Events, workspaces: Workspaces, clock: Callable[[], datetime]) -> None:
         self._events = events
@@ -62,27 +68,28 @@ class AnalyticsService:
         )
         # Touches older than the lookback before `from` cannot earn credit in the window.
         since = window.start - lookback if window.start else None
-        async for profile_id, rows in self._events.timelines(
-            principal.workspace_id, conversion=window.conversion, since=since, until=window.end
-        ):
-            timeline = sorted(
-                (
-                    TimelineEvent(
-                        at=at,
-                        channel=channel,
-                        campaign=campaign,
-                        event=event,
-                        conversion=bool(conv),
-                        value=_number(value),
-                    )
-                    for at, channel, campaign, event, conv, value in rows
-                ),
-                key=lambda e: e.at,
-            )
-            for path in paths_for_profile(
-                profile_id, timeline, lookback=lookback, start=window.start, end=window.end
+        with pymongo.timeout(ANALYTICS_SECONDS):
+            async for profile_id, rows in self._events.timelines(
+                principal.workspace_id, conversion=window.conversion, since=since, until=window.end
             ):
-                accumulator.add(path)
+                timeline = sorted(
+                    (
+                        TimelineEvent(
+                            at=at,
+                            channel=channel,
+                            campaign=campaign,
+                            event=event,
+                            conversion=bool(conv),
+                            value=_number(value),
+                        )
+                        for at, channel, campaign, event, conv, value in rows
+                    ),
+                    key=lambda e: e.at,
+                )
+                for path in paths_for_profile(
+                    profile_id, timeline, lookback=lookback, start=window.start, end=window.end
+                ):
+                    accumulator.add(path)
         return {model: accumulator.report(model) for model in Model}
 
     async def funnel(
@@ -101,11 +108,12 @@ class AnalyticsService:
                 "`windowHours` must be between 1 and 8760.", field="windowHours", code="OUT_OF_RANGE"
             )
         window = timedelta(hours=window_hours)
-        progresses = [
-            reached
-            async for sequence in self._events.step_sequences(
-                principal.workspace_id, names=sorted(set(steps)), since=start, until=end
-            )
-            if (reached := progress(sequence, steps, window))
-        ]
+        with pymongo.timeout(ANALYTICS_SECONDS):
+            progresses = [
+                reached
+                async for sequence in self._events.step_sequences(
+                    principal.workspace_id, names=sorted(set(steps)), since=start, until=end
+                )
+                if (reached := progress(sequence, steps, window))
+            ]
         return funnel(progresses, steps)

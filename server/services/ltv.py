@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import anyio.to_thread
+import pymongo
 
 from server.domain.access import Principal
 from server.domain.ltv import (
@@ -25,6 +26,7 @@ from server.domain.ltv import (
     summarize,
 )
 from server.domain.ltv_drivers import Driver, drivers, first_session_events
+from server.services.analytics import ANALYTICS_SECONDS
 from server.services.audit import AuditService
 from server.storage.events import Events
 from server.storage.model_fits import ModelFits
@@ -108,10 +110,11 @@ class LtvService:
         as_of = as_of or self._clock()
         started = time.perf_counter()
         summaries = []
-        async for _, rows in self._events.purchases(principal.workspace_id, until=as_of):
-            summary = summarize([Purchase(at, float(revenue)) for at, revenue in rows], as_of)
-            if summary is not None:
-                summaries.append(summary)
+        with pymongo.timeout(ANALYTICS_SECONDS):
+            async for _, rows in self._events.purchases(principal.workspace_id, until=as_of):
+                summary = summarize([Purchase(at, float(revenue)) for at, revenue in rows], as_of)
+                if summary is not None:
+                    summaries.append(summary)
         # The optimizer is CPU-bound: it runs off the event loop so other requests go on.
         bg, gg, bg_error, gg_error = await anyio.to_thread.run_sync(_fit, summaries)
         report = FitReport(
@@ -148,12 +151,13 @@ class LtvService:
     ) -> list[Driver]:
         """Which first-session micro-conversions are followed by higher revenue."""
         revenue: dict[str, float] = {}
-        async for profile_id, rows in self._events.purchases(principal.workspace_id, until=None):
-            revenue[profile_id] = historical([Purchase(at, float(r)) for at, r in rows]).revenue
-        customers = [
-            (first_session_events(sorted(events)), revenue.get(profile_id, 0.0))
-            async for profile_id, events in self._events.first_sessions(
-                principal.workspace_id, since=start, until=end
-            )
-        ]
+        with pymongo.timeout(ANALYTICS_SECONDS):
+            async for profile_id, rows in self._events.purchases(principal.workspace_id, until=None):
+                revenue[profile_id] = historical([Purchase(at, float(r)) for at, r in rows]).revenue
+            customers = [
+                (first_session_events(sorted(events)), revenue.get(profile_id, 0.0))
+                async for profile_id, events in self._events.first_sessions(
+                    principal.workspace_id, since=start, until=end
+                )
+            ]
         return drivers(customers)

@@ -90,3 +90,21 @@ async def test_the_production_app_is_configured_as_promised(production_api: Api)
             ]
         ),
     }
+
+
+async def test_the_start_up_self_test_refuses_a_production_app_with_a_switch_left_on(
+    production_api: Api,
+) -> None:
+    import pytest
+
+    from server.app import SelfTestFailed, production_self_test
+
+    route = next(r for r in production_api.app.routes if getattr(r, "path", "") == "/graphql")
+    view = route.app if hasattr(route, "app") else route.endpoint
+    await production_self_test(view)  # as configured: passes
+    view.allow_queries_via_get = True
+    try:
+        with pytest.raises(SelfTestFailed, match="GET queries still on"):
+            await production_self_test(view)
+    finally:
+        view.allow_queries_via_get = False

@@ -1,0 +1,80 @@
+"""A schemathesis GraphQL fuzz run over schema.graphql with each role's key, bounded in examples:
+no 5xx, no uncoded or unmasked error, no personal data to roles that may not see it."""
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+import uvicorn
+from hypothesis import HealthCheck, settings
+
+from server.app import create_app
+from server.settings import Settings
+from server.storage.embedded import free_port
+from tests.conftest import ADMIN_KEY, assert_no_pii
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = schemathesis.graphql.from_path(ROOT / "schema.graphql")
+EMAIL = "fuzz.subject@example.com"
+ROLES = ("INGEST", "PERSONALIZATION", "ANALYST", "COMPLIANCE", "ADMIN")
+
+
+@pytest.fixture(scope="module")
+def target(mongodb_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    config = Settings(
+        mongodb_uri=mongodb_uri,
+        database="fuzz_" + uuid.uuid4().hex[:12],
+        data_dir=tmp_path_factory.mktemp("fuzz"),
+        bootstrap_admin_key=ADMIN_KEY,
+        rate_limit_per_minute=10**9,
+    )
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(config, announce=lambda line: None), host="127.0.0.1", port=port, log_level="error"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    seed = f'mutation {{ identify(input: {{userId: "fuzz-user", traits: {{email: "{EMAIL}"}}}}) {{ id }} }}'
+    httpx.post(url + "/graphql", json={"query": seed}, headers=admin).raise_for_status()
+    keys = {"ADMIN": ADMIN_KEY}
+    for role in ROLES[:-1]:
+        created = httpx.post(
+            url + "/graphql",
+            json={"query": f'mutation {{ createApiKey(role: {role}, name: "fuzz") {{ secret }} }}'},
+            headers=admin,
+        )
+        keys[role] = created.json()["data"]["createApiKey"]["secret"]
+    try:
+        yield {"url": url, "keys": keys}
+    finally:
+        server.should_exit = True
+        thread.join(20)
+
+
+@SCHEMA.parametrize()
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+def test_fuzzed_operations_fail_only_with_codes_and_leak_nothing(case: Any, target: dict[str, Any]) -> None:
+    for role, key in target["keys"].items():
+        response = case.call(base_url=target["url"] + "/graphql", headers={"Authorization": f"Bearer {key}"})
+        assert response.status_code < 500 or response.status_code == 503, (role, response.text[:300])
+        body = response.json()
+        for error in body.get("errors") or []:
+            code = (error.get("extensions") or {}).get("code")
+            assert code, (role, error)
+            if code == "INTERNAL":
+                assert error["message"] == "Unexpected error.", error
+        if role not in ("COMPLIANCE", "ADMIN"):
+            assert EMAIL not in response.text, role
+            assert_no_pii(response.text, f"a response to {role}")
