@@ -140,7 +140,8 @@ async def _fit(settings: Settings, uri: str, workspace: str) -> str:
     client = connect(uri)
     try:
         services = Services.build(client[settings.database], load_or_create(settings.key_path))
-        report = await services.ltv.fit(Principal(workspace, Role.ADMIN, "cli"), None)
+        models = await services.models.fit(Principal(workspace, Role.ADMIN, "cli"), None)
+        report = models.ltv
     finally:
         await client.close()
     lines = [f"{report.customers} customers, {report.duration_ms:.0f} ms"]
@@ -149,6 +150,11 @@ async def _fit(settings: Settings, uri: str, workspace: str) -> str:
         f"Gamma-Gamma: {report.gamma_gamma}"
         if report.gamma_gamma
         else f"Gamma-Gamma not fitted: {report.gamma_gamma_error}"
+    )
+    lines.append(
+        f"Conversion model: AUC {models.propensity.auc} on {models.propensity.journeys} journeys"
+        if models.propensity
+        else f"Conversion model not fitted: {models.propensity_error}"
     )
     return "\n".join(lines)
 
@@ -192,7 +198,7 @@ async def _demo(settings: Settings, uri: str, plan: "Plan") -> str:
         _, secret = await services.keys.create(
             workspace_id=DEFAULT_WORKSPACE, role=Role.ADMIN, name="demo", actor="demo"
         )
-        fit = await services.ltv.fit(principal, None)
+        fit = (await services.models.fit(principal, None)).ltv
     finally:
         await client.close()
     return "\n".join(

@@ -12,7 +12,9 @@ from server.services.dsr import DsrService, Stores
 from server.services.ingest import IngestService
 from server.services.keys import KeyService
 from server.services.ltv import LtvService
+from server.services.models import ModelService
 from server.services.profiles import ProfileService
+from server.services.propensity import PropensityService
 from server.services.taxonomy import TaxonomyService
 from server.services.vault import Vault
 from server.storage.api_keys import ApiKeys
@@ -47,6 +49,8 @@ class Services:
     dsr: DsrService
     analytics: AnalyticsService
     ltv: LtvService
+    propensity: PropensityService
+    models: ModelService
 
     @classmethod
     def build(cls, db: Database, keyring: Keyring, clock: Callable[[], datetime] = utc_now) -> "Services":
@@ -78,6 +82,9 @@ class Services:
             suppressions=suppressions,
             audit_log=audit_log,
         )
+        fits = ModelFits(db)
+        ltv = LtvService(events, fits, audit, clock)
+        propensity = PropensityService(events, fits, workspaces, clock)
         return cls(
             db=db,
             keyring=keyring,
@@ -89,7 +96,9 @@ class Services:
             consent=ConsentService(ledger),
             dsr=DsrService(stores, vault=vault, keyring=keyring, audit=audit, ingest=ingest, clock=clock),
             analytics=AnalyticsService(events, workspaces, clock),
-            ltv=LtvService(events, ModelFits(db), audit, clock),
+            ltv=ltv,
+            propensity=propensity,
+            models=ModelService(ltv, propensity),
         )
 
     async def ping(self) -> None:

@@ -303,3 +303,29 @@ class Events:
         cursor = await self._collection.aggregate(pipeline, allowDiskUse=True, batchSize=500)
         async for doc in cursor:
             yield sorted((at, name) for at, name in doc["e"])
+
+    async def activity(
+        self, workspace_id: str, *, until: datetime | None, profile_id: str | None = None
+    ) -> AsyncIterator[tuple[str, list[tuple[datetime, str, str | None, float, str]]]]:
+        """Per profile, its events that may be used for personalization: (timestamp, name, phase,
+        value, channel), grouped by aggregation."""
+        match: Document = {"workspace_id": workspace_id, "consent.personalization": True}
+        if until is not None:
+            match["timestamp"] = {"$lte": until}
+        if profile_id is not None:
+            match["profile_id"] = profile_id
+        pipeline: list[Document] = [
+            {"$match": match},
+            {
+                "$group": {
+                    "_id": "$profile_id",
+                    "e": {"$push": ["$timestamp", "$event", "$phase", "$value", "$channel"]},
+                }
+            },
+        ]
+        cursor = await self._collection.aggregate(pipeline, allowDiskUse=True, batchSize=200)
+        async for doc in cursor:
+            yield (
+                doc["_id"],
+                [(at, name, phase, value, channel) for at, name, phase, value, channel in doc["e"]],
+            )

@@ -244,3 +244,37 @@ async def test_no_explanation_without_personalization_consent(api: Api) -> None:
     await _track(api, [track("product_viewed", user_id="u1", consent={"analytics": True})])
     body = await api.gql('{ profile(userId: "u1") { scoreExplanation { engagementScore } } }')
     assert body["data"]["profile"]["scoreExplanation"] is None
+
+
+async def test_conversion_probability_is_absent_until_a_model_is_fitted_then_a_probability(api: Api) -> None:
+    events = []
+    for i in range(40):
+        checkout = i % 2 == 0
+        events.append(track("product_viewed", user_id=f"old{i}", anonymous_id=None, at=ago(days=60 + i)))
+        if checkout:
+            events.append(
+                track(
+                    "checkout_started", user_id=f"old{i}", anonymous_id=None, at=ago(days=60 + i, minutes=-5)
+                )
+            )
+        if (checkout and i % 4 == 0) or i % 10 == 1:
+            events.append(
+                track(
+                    "order_completed",
+                    user_id=f"old{i}",
+                    anonymous_id=None,
+                    at=ago(days=60 + i, minutes=-10),
+                    properties={"revenue": 30},
+                )
+            )
+    events.append(track("checkout_started", user_id="now", anonymous_id=None, at=ago(minutes=5)))
+    await _track(api, events)
+    query = '{ profile(userId: "now") { conversionProbability } }'
+    assert (await api.gql(query))["data"]["profile"]["conversionProbability"] is None
+    fit = await api.gql(
+        "mutation { fitModels { conversionModel { auc journeys conversions } conversionModelError } }"
+    )
+    model = fit["data"]["fitModels"]["conversionModel"]
+    assert (model["journeys"], model["conversions"]) == (40, 14)
+    probability = (await api.gql(query))["data"]["profile"]["conversionProbability"]
+    assert 0 < probability < 1

@@ -11,9 +11,8 @@ from server.graphql.types.ltv import ModelFitReport
 @strawberry.type
 class FitModels:
     @strawberry.mutation(
-        description="Fit the BG/NBD and Gamma-Gamma models on purchases up to `asOf` (default now).",
+        description="Fit the LTV and conversion-probability models on data up to `asOf` (default now).",
         extensions=allow(Role.ANALYST),
     )
     async def fit_models(self, info: Info, as_of: datetime | None = None) -> ModelFitReport:
-        report = await info.context.services.ltv.fit(info.context.principal, as_of)
-        return ModelFitReport.of(report)
+        return ModelFitReport.of(await info.context.services.models.fit(info.context.principal, as_of))

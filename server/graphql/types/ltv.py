@@ -3,7 +3,8 @@ from datetime import datetime
 import strawberry
 
 from server.domain.ltv_drivers import Driver
-from server.services.ltv import CustomerValue, FitReport
+from server.services.ltv import CustomerValue
+from server.services.models import ModelsReport
 
 
 @strawberry.type(description="BG/NBD purchase model parameters (Fader, Hardie & Lee 2005).")
@@ -25,6 +26,14 @@ class GammaGammaParameters:
     customers: int
 
 
+@strawberry.type(description="The conversion-probability model: logistic regression on closed journeys.")
+class ConversionModel:
+    auc: float | None = strawberry.field(description="ROC AUC on a held-out quarter of the journeys.")
+    journeys: int
+    conversions: int
+    features: int
+
+
 @strawberry.type(description="What a fit produced; a model that could not be fitted says why instead.")
 class ModelFitReport:
     bgnbd: BgNbdParameters | None
@@ -34,11 +43,23 @@ class ModelFitReport:
     as_of: datetime
     duration_ms: float
     customers: int
+    conversion_model: ConversionModel | None
+    conversion_model_error: str | None
 
     @classmethod
-    def of(cls, report: FitReport) -> "ModelFitReport":
+    def of(cls, models: ModelsReport) -> "ModelFitReport":
+        report, propensity = models.ltv, models.propensity
         bg, gg = report.bgnbd, report.gamma_gamma
         return cls(
+            conversion_model=ConversionModel(
+                auc=propensity.auc,
+                journeys=propensity.journeys,
+                conversions=propensity.conversions,
+                features=len(propensity.names),
+            )
+            if propensity
+            else None,
+            conversion_model_error=models.propensity_error,
             bgnbd=BgNbdParameters(
                 r=bg.r,
                 alpha=bg.alpha,

@@ -67,9 +67,6 @@ class Profile:
     phase: Phase | None  # type: ignore[valid-type]
     engagement_score: float | None
     intent_score: float | None
-    conversion_probability: float | None = strawberry.field(
-        description="From the workspace's fitted model; null until a model exists."
-    )
     affinities: list[Affinity]
     consent: list[PurposeConsent]
     traits: JSON = strawberry.field(  # type: ignore[valid-type]
@@ -87,6 +84,15 @@ class Profile:
         found = await services.profiles.explanation(principal, profile) if profile else None
         return ScoreExplanation.of(found) if found else None
 
+    @strawberry.field(
+        description="P(the open journey ends in a conversion), from the workspace's fitted model; "
+        "null until a model exists, without an open journey, or without personalization consent."
+    )
+    async def conversion_probability(self, info: strawberry.Info) -> float | None:
+        if self.engagement_score is None:  # no personalization consent: no scores of any kind
+            return None
+        return await info.context.services.propensity.probability(info.context.principal, str(self.id))
+
     @strawberry.field(description="Lifetime value: history and predictions (see Query.ltv).")
     async def ltv(self, info: strawberry.Info) -> Ltv:
         return Ltv.of(await info.context.services.ltv.value(info.context.principal, str(self.id)))
@@ -101,7 +107,6 @@ class Profile:
             phase=scores.phase if scores else None,
             engagement_score=scores.engagement if scores else None,
             intent_score=scores.intent if scores else None,
-            conversion_probability=None,
             affinities=[Affinity(key=k, weight=w) for k, w in scores.affinities] if scores else [],
             consent=[
                 PurposeConsent(purpose=p, granted=s.granted, source=s.source, at=s.at)

@@ -1,0 +1,29 @@
+"""Fitting every per-workspace model at once: LTV (BG/NBD + Gamma-Gamma) and conversion propensity."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from server.domain.access import Principal
+from server.domain.propensity import PropensityModel
+from server.services.ltv import FitReport, LtvService
+from server.services.propensity import PropensityService
+
+
+@dataclass(frozen=True)
+class ModelsReport:
+    ltv: FitReport
+    propensity: PropensityModel | None
+    propensity_error: str | None
+
+
+class ModelService:
+    def __init__(self, ltv: LtvService, propensity: PropensityService) -> None:
+        self._ltv = ltv
+        self._propensity = propensity
+
+    async def fit(self, principal: Principal, as_of: datetime | None) -> ModelsReport:
+        ltv = await self._ltv.fit(principal, as_of)
+        propensity = await self._propensity.fit(principal, ltv.as_of)
+        if isinstance(propensity, str):
+            return ModelsReport(ltv, None, propensity)
+        return ModelsReport(ltv, propensity, None)

@@ -1,0 +1,82 @@
+"""Conversion probability: the workspace's logistic model, fitted on closed journeys, applied to the
+open journey of one profile."""
+
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime
+
+import pymongo
+
+from server.domain.access import Principal
+from server.domain.propensity import (
+    NotEnoughJourneys,
+    PropensityModel,
+    Touchpoint,
+    examples,
+    features,
+    fit,
+    probability,
+)
+from server.domain.scoring import ScoredEvent, open_journey
+from server.domain.taxonomy import Phase
+from server.services.analytics import ANALYTICS_SECONDS
+from server.storage.events import Events
+from server.storage.model_fits import ModelFits
+from server.storage.workspaces import Workspaces
+
+KIND = "propensity"
+
+
+def _touchpoints(rows: list[tuple[datetime, str, str | None, float, str]]) -> list[Touchpoint]:
+    return sorted(
+        (
+            Touchpoint(ScoredEvent(at, name, float(value or 0.0), Phase[phase] if phase else None), channel)
+            for at, name, phase, value, channel in rows
+        ),
+        key=lambda t: t.event.at,
+    )
+
+
+class PropensityService:
+    def __init__(
+        self, events: Events, fits: ModelFits, workspaces: Workspaces, clock: Callable[[], datetime]
+    ) -> None:
+        self._events = events
+        self._fits = fits
+        self._workspaces = workspaces
+        self._clock = clock
+
+    async def fit(self, principal: Principal, as_of: datetime | None) -> PropensityModel | str:
+        """The fitted model, or why there is none."""
+        as_of = as_of or self._clock()
+        workspace = await self._workspaces.get(principal.workspace_id)
+        data = []
+        with pymongo.timeout(ANALYTICS_SECONDS):
+            async for _, rows in self._events.activity(principal.workspace_id, until=as_of):
+                data.extend(examples(_touchpoints(rows), as_of, workspace.half_life))
+        try:
+            model = fit(data)
+        except NotEnoughJourneys as error:
+            return str(error)
+        await self._fits.save(principal.workspace_id, KIND, as_of, {"model": asdict(model)})
+        return model
+
+    async def probability(self, principal: Principal, profile_id: str) -> float | None:
+        """P(the open journey converts); None before a model exists or without an open journey."""
+        stored = await self._fits.latest(principal.workspace_id, KIND)
+        if stored is None:
+            return None
+        saved = stored["model"]
+        model = PropensityModel(
+            **{**saved, "names": tuple(saved["names"]), "coefficients": tuple(saved["coefficients"])}
+        )
+        workspace = await self._workspaces.get(principal.workspace_id)
+        now = self._clock()
+        touchpoints: list[Touchpoint] = []
+        async for _, rows in self._events.activity(principal.workspace_id, until=now, profile_id=profile_id):
+            touchpoints = _touchpoints(rows)
+        current = {id(e) for e in open_journey([t.event for t in touchpoints], now)}
+        journey = [t for t in touchpoints if id(t.event) in current]
+        if not journey:
+            return None
+        return probability(model, features(journey, now, workspace.half_life))
