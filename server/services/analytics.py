@@ -1,7 +1,7 @@
 """Attribution over a workspace's journeys: one aggregation builds the paths, every model reuses them."""
 
 import math
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -9,9 +9,18 @@ from typing import Any
 import pymongo
 
 from server.domain.access import Principal
-from server.domain.attribution import Accumulator, GroupBy, Model, Report, TimelineEvent, paths_for_profile
+from server.domain.attribution import (
+    Accumulator,
+    GroupBy,
+    Model,
+    Path,
+    Report,
+    TimelineEvent,
+    paths_for_profile,
+)
 from server.domain.errors import InvalidInput
 from server.domain.funnel import Step, funnel, progress
+from server.domain.top_paths import PathStat, top_paths
 from server.storage.events import Events
 from server.storage.workspaces import Workspaces
 
@@ -41,31 +50,26 @@ MAX_STEPS = 10
 ANALYTICS_SECONDS = 300.0
 
 
+def _check(window: Window) -> None:
+    if not 1 <= window.lookback_days <= 365:
+        raise InvalidInput(
+            "`lookbackDays` must be between 1 and 365.", field="lookbackDays", code="OUT_OF_RANGE"
+        )
+    if not 0 < window.half_life_days <= 365:
+        raise InvalidInput("`halfLifeDays` must be in (0, 365].", field="halfLifeDays", code="OUT_OF_RANGE")
+    if window.start and window.end and window.start > window.end:
+        raise InvalidInput("`from` is after `to`.", field="from", code="INVALID_WINDOW")
+
+
 class AnalyticsService:
     def __init__(self, events: Events, workspaces: Workspaces, clock: Callable[[], datetime]) -> None:
         self._events = events
         self._workspaces = workspaces
         self._clock = clock
 
-    async def attribution(self, principal: Principal, window: Window) -> dict[Model, Report]:
-        """Every model's report for the window, from a single aggregation and a single pass."""
-        if not 1 <= window.lookback_days <= 365:
-            raise InvalidInput(
-                "`lookbackDays` must be between 1 and 365.", field="lookbackDays", code="OUT_OF_RANGE"
-            )
-        if not 0 < window.half_life_days <= 365:
-            raise InvalidInput(
-                "`halfLifeDays` must be in (0, 365].", field="halfLifeDays", code="OUT_OF_RANGE"
-            )
-        if window.start and window.end and window.start > window.end:
-            raise InvalidInput("`from` is after `to`.", field="from", code="INVALID_WINDOW")
-        workspace = await self._workspaces.get(principal.workspace_id)
+    async def _paths(self, principal: Principal, window: Window) -> AsyncIterator[Path]:
+        """Every converting and non-converting path of the window, one profile at a time."""
         lookback = timedelta(days=window.lookback_days)
-        accumulator = Accumulator(
-            group_by=window.group_by,
-            half_life=timedelta(days=window.half_life_days),
-            min_profiles=workspace.min_report_profiles,
-        )
         # Touches older than the lookback before `from` cannot earn credit in the window.
         since = window.start - lookback if window.start else None
         with pymongo.timeout(ANALYTICS_SECONDS):
@@ -89,7 +93,26 @@ class AnalyticsService:
                 for path in paths_for_profile(
                     profile_id, timeline, lookback=lookback, start=window.start, end=window.end
                 ):
-                    accumulator.add(path)
+                    yield path
+
+    async def top_paths(self, principal: Principal, window: Window, first: int) -> list[PathStat]:
+        """The most frequent event sequences before a conversion, with their conversion rates."""
+        _check(window)
+        return top_paths(
+            [path async for path in self._paths(principal, window)], first=max(1, min(first, 100))
+        )
+
+    async def attribution(self, principal: Principal, window: Window) -> dict[Model, Report]:
+        """Every model's report for the window, from a single aggregation and a single pass."""
+        _check(window)
+        workspace = await self._workspaces.get(principal.workspace_id)
+        accumulator = Accumulator(
+            group_by=window.group_by,
+            half_life=timedelta(days=window.half_life_days),
+            min_profiles=workspace.min_report_profiles,
+        )
+        async for path in self._paths(principal, window):
+            accumulator.add(path)
         return {model: accumulator.report(model) for model in Model}
 
     async def funnel(

@@ -153,3 +153,22 @@ async def test_the_window_limits_which_conversions_count(api: Api) -> None:
 async def test_a_lookback_out_of_range_names_the_field(api: Api) -> None:
     body = await api.gql("{ attribution(model: LINEAR, lookbackDays: 0) { totalConversions } }")
     assert body["errors"][0]["extensions"] == {"code": "OUT_OF_RANGE", "field": "lookbackDays"}
+
+
+async def test_top_paths_show_the_sequences_before_conversions_and_their_rates(api: Api) -> None:
+    await _send(api)
+    body = await api.gql("{ topPaths { steps conversions journeys conversionRate } }")
+    assert body["data"]["topPaths"] == [
+        {
+            "steps": ["product_viewed", "product_added"],
+            "conversions": 1,
+            "journeys": 1,
+            "conversionRate": 1.0,
+        },
+        {
+            "steps": ["product_viewed", "size_guide_viewed"],
+            "conversions": 1,
+            "journeys": 1,
+            "conversionRate": 1.0,
+        },
+    ]

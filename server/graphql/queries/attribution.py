@@ -32,8 +32,42 @@ async def _reports(
     return {model: AttributionReport.of(report) for model, report in reports.items()}
 
 
+@strawberry.type(description="An event sequence before conversions, and how often it ends in one.")
+class TopPath:
+    steps: list[str]
+    conversions: int
+    journeys: int
+    conversion_rate: float
+
+
 @strawberry.type
 class AttributionQueries:
+    @strawberry.field(
+        description="The most frequent event-name sequences (last 5 steps, repeats collapsed) before a "
+        "conversion (`conversion`, default any ACTION-phase event), with their conversion rates.",
+        extensions=allow(Role.ANALYST),
+    )
+    async def top_paths(
+        self,
+        info: Info,
+        conversion: str | None = None,
+        first: int = 10,
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+        lookback_days: int = 30,
+    ) -> list[TopPath]:
+        window = Window(conversion, from_, to, lookback_days, 7.0, GroupBy.EVENT)
+        stats = await info.context.services.analytics.top_paths(info.context.principal, window, first)
+        return [
+            TopPath(
+                steps=list(s.steps),
+                conversions=s.conversions,
+                journeys=s.journeys,
+                conversion_rate=s.conversion_rate,
+            )
+            for s in stats
+        ]
+
     @strawberry.field(
         description="Which channels, campaigns or micro-conversions earned the conversions in [from, to]. "
         "`conversion` names the target event (default: any ACTION-phase event).",
