@@ -18,3 +18,21 @@ class WorkspaceSettings:
     min_report_profiles: int = 1
     pii_traits: frozenset[str] = field(default_factory=frozenset)
     own_hosts: frozenset[str] = field(default_factory=frozenset)
+    # When on, a paid touch (paid_search, paid_social, affiliate) earns attribution credit only if
+    # its consent snapshot also granted advertising (CCPA "sale/share" of the click data).
+    paid_touches_need_advertising: bool = False
+
+
+PAID_CHANNELS = ("paid_search", "paid_social", "affiliate")
+
+
+def validate(settings: WorkspaceSettings) -> list[tuple[str, str]]:
+    """(field, code) for every setting outside its bounds."""
+    problems = []
+    if not timedelta(hours=1) <= settings.half_life <= timedelta(days=365):
+        problems.append(("halfLifeDays", "OUT_OF_RANGE"))
+    if not 1 <= settings.min_report_profiles <= 1000:
+        problems.append(("minReportProfiles", "OUT_OF_RANGE"))
+    if len(settings.pii_traits) > 100 or len(settings.own_hosts) > 100:
+        problems.append(("piiTraits" if len(settings.pii_traits) > 100 else "ownHosts", "TOO_MANY_ITEMS"))
+    return problems

@@ -33,6 +33,7 @@ from server.graphql.mutations.request_export import RequestExport
 from server.graphql.mutations.revoke_api_key import RevokeApiKey
 from server.graphql.mutations.set_consent import SetConsent
 from server.graphql.mutations.track_events import TrackEvents
+from server.graphql.mutations.update_workspace_settings import UpdateWorkspaceSettings
 from server.graphql.operation_metrics import OperationMetrics
 from server.graphql.queries.api_keys import ApiKeyQueries
 from server.graphql.queries.attribution import AttributionQueries
@@ -41,6 +42,7 @@ from server.graphql.queries.funnel import FunnelQueries
 from server.graphql.queries.ltv import LtvQueries
 from server.graphql.queries.profiles import ProfileQueries
 from server.graphql.queries.taxonomy import TaxonomyQueries
+from server.graphql.queries.workspace import WorkspaceQueries
 from server.graphql.rate_limit import RateLimit
 
 logger = logging.getLogger("granular.graphql")
@@ -57,6 +59,7 @@ QUERY_AREAS: tuple[type, ...] = (
     TaxonomyQueries,
     ComplianceQueries,
     ApiKeyQueries,
+    WorkspaceQueries,
 )
 MUTATIONS: tuple[type, ...] = (
     TrackEvents,
@@ -69,6 +72,7 @@ MUTATIONS: tuple[type, ...] = (
     OptOut,
     CreateApiKey,
     RevokeApiKey,
+    UpdateWorkspaceSettings,
 )
 
 Query = merge_types("Query", QUERY_AREAS)

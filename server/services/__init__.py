@@ -17,6 +17,7 @@ from server.services.profiles import ProfileService
 from server.services.propensity import PropensityService
 from server.services.taxonomy import TaxonomyService
 from server.services.vault import Vault
+from server.services.workspaces import WorkspaceService
 from server.storage.api_keys import ApiKeys
 from server.storage.audit_log import AuditLog
 from server.storage.client import Database
@@ -51,6 +52,7 @@ class Services:
     ltv: LtvService
     propensity: PropensityService
     models: ModelService
+    workspaces: WorkspaceService
 
     @classmethod
     def build(cls, db: Database, keyring: Keyring, clock: Callable[[], datetime] = utc_now) -> "Services":
@@ -99,6 +101,7 @@ class Services:
             ltv=ltv,
             propensity=propensity,
             models=ModelService(ltv, propensity),
+            workspaces=WorkspaceService(workspaces, audit),
         )
 
     async def ping(self) -> None:

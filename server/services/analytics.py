@@ -21,6 +21,7 @@ from server.domain.attribution import (
 from server.domain.errors import InvalidInput
 from server.domain.funnel import Step, funnel, progress
 from server.domain.top_paths import PathStat, top_paths
+from server.domain.workspace import PAID_CHANNELS
 from server.storage.events import Events
 from server.storage.workspaces import Workspaces
 
@@ -68,13 +69,19 @@ class AnalyticsService:
         self._clock = clock
 
     async def _paths(self, principal: Principal, window: Window) -> AsyncIterator[Path]:
+        workspace = await self._workspaces.get(principal.workspace_id)
+        paid = PAID_CHANNELS if workspace.paid_touches_need_advertising else ()
         """Every converting and non-converting path of the window, one profile at a time."""
         lookback = timedelta(days=window.lookback_days)
         # Touches older than the lookback before `from` cannot earn credit in the window.
         since = window.start - lookback if window.start else None
         with pymongo.timeout(ANALYTICS_SECONDS):
             async for profile_id, rows in self._events.timelines(
-                principal.workspace_id, conversion=window.conversion, since=since, until=window.end
+                principal.workspace_id,
+                conversion=window.conversion,
+                since=since,
+                until=window.end,
+                paid_channels_need_advertising=paid,
             ):
                 timeline = sorted(
                     (

@@ -184,6 +184,7 @@ class Events:
         conversion: str | None,
         since: datetime | None,
         until: datetime | None,
+        paid_channels_need_advertising: tuple[str, ...] = (),
     ) -> AsyncIterator[tuple[str, list[list[Any]]]]:
         """Per profile, its compact timeline [timestamp, channel|None, campaign, event, is_conversion,
         value], built by aggregation (it runs where the data is, on every shard), streamed one
@@ -197,6 +198,15 @@ class Events:
         if window:
             match["timestamp"] = window
         is_conversion = {"$eq": ["$event", conversion]} if conversion else {"$eq": ["$phase", "ACTION"]}
+        touch: Document = {"$eq": ["$consent.analytics", True]}
+        if paid_channels_need_advertising:
+            paid_ok = {
+                "$or": [
+                    {"$not": [{"$in": ["$channel", list(paid_channels_need_advertising)]}]},
+                    {"$eq": ["$consent.advertising", True]},
+                ]
+            }
+            touch = {"$and": [touch, paid_ok]}
         pipeline: list[Document] = [
             {"$match": match},
             {"$sort": {"profile_id": 1, "timestamp": 1, "_id": 1}},
@@ -206,7 +216,7 @@ class Events:
                     "t": {
                         "$push": [
                             "$timestamp",
-                            {"$cond": [{"$eq": ["$consent.analytics", True]}, "$channel", None]},
+                            {"$cond": [touch, "$channel", None]},
                             "$campaign",
                             "$event",
                             is_conversion,

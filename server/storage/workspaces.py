@@ -36,6 +36,7 @@ class Workspaces:
             min_report_profiles=doc.get("min_report_profiles", 1),
             pii_traits=frozenset(doc.get("pii_traits", [])),
             own_hosts=frozenset(doc.get("own_hosts", [])),
+            paid_touches_need_advertising=doc.get("paid_touches_need_advertising", False),
         )
 
     async def save(self, settings: WorkspaceSettings) -> None:
@@ -50,6 +51,7 @@ class Workspaces:
                 "min_report_profiles": settings.min_report_profiles,
                 "pii_traits": sorted(settings.pii_traits),
                 "own_hosts": sorted(settings.own_hosts),
+                "paid_touches_need_advertising": settings.paid_touches_need_advertising,
             },
             upsert=True,
         )

@@ -1,0 +1,55 @@
+from datetime import timedelta
+
+import strawberry
+
+from privacy.purposes import ConsentMode as DomainConsentMode
+from server.domain.workspace import WorkspaceSettings as DomainSettings
+
+ConsentMode = strawberry.enum(
+    DomainConsentMode, name="ConsentMode", description="OPT_IN (GDPR) or OPT_OUT (CCPA)."
+)
+
+
+@strawberry.type(description="How this workspace collects, scores and reports.")
+class WorkspaceSettings:
+    consent_mode: ConsentMode  # type: ignore[valid-type]
+    half_life_days: float
+    ingest_may_merge_identified: bool
+    min_report_profiles: int
+    pii_traits: list[str]
+    own_hosts: list[str]
+    paid_touches_need_advertising: bool
+
+    @classmethod
+    def of(cls, s: DomainSettings) -> "WorkspaceSettings":
+        return cls(
+            consent_mode=s.consent_mode,
+            half_life_days=s.half_life / timedelta(days=1),
+            ingest_may_merge_identified=s.ingest_may_merge_identified,
+            min_report_profiles=s.min_report_profiles,
+            pii_traits=sorted(s.pii_traits),
+            own_hosts=sorted(s.own_hosts),
+            paid_touches_need_advertising=s.paid_touches_need_advertising,
+        )
+
+
+@strawberry.input(description="Settings to change; omitted fields keep their value.")
+class WorkspaceSettingsInput:
+    consent_mode: ConsentMode | None = None  # type: ignore[valid-type]
+    half_life_days: float | None = None
+    ingest_may_merge_identified: bool | None = None
+    min_report_profiles: int | None = None
+    pii_traits: list[str] | None = None
+    own_hosts: list[str] | None = None
+    paid_touches_need_advertising: bool | None = None
+
+    def changes(self) -> dict[str, object]:
+        return {
+            "consent_mode": self.consent_mode,
+            "half_life": timedelta(days=self.half_life_days) if self.half_life_days is not None else None,
+            "ingest_may_merge_identified": self.ingest_may_merge_identified,
+            "min_report_profiles": self.min_report_profiles,
+            "pii_traits": frozenset(self.pii_traits) if self.pii_traits is not None else None,
+            "own_hosts": frozenset(h.lower() for h in self.own_hosts) if self.own_hosts is not None else None,
+            "paid_touches_need_advertising": self.paid_touches_need_advertising,
+        }
