@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pymongo import MongoClient
 
-from bench import attribution, ingest, profile_read
+from bench import attribution, ingest, ltv, profile_read
 from bench.harness import Process, start_baseline, start_database, start_granular
 
 RESULTS = Path(__file__).parent / "results"
@@ -144,25 +144,68 @@ def _attribution_section(uri: str, granular: Process, sizes: list[int]) -> str:
     return "### Attribution (one aggregation, seven models)\n\n" + _table(rows, header)
 
 
+def _ltv_section(uri: str, tmp: Path, sizes: list[int]) -> str:
+    rows = []
+    for size in sizes:
+        # A fresh database per size: the fit sees exactly `size` customers.
+        database = f"bench_ltv_{size}"
+        purchases = ltv.load(uri, database, size, seed=size)
+        (tmp / database).mkdir(exist_ok=True)
+        server = start_granular(uri, database, tmp / database)
+        try:
+            seconds, report = ltv.fit(server)
+            rows.append(
+                (
+                    f"{size:,}",
+                    f"{purchases:,}",
+                    f"{seconds:.2f}",
+                    f"{report['durationMs'] / 1000:.2f}",
+                    f"{ltv.peak_mb(server):.0f}",
+                    report["bgnbdError"] or report["gammaGammaError"] or "fitted",
+                )
+            )
+        finally:
+            server.stop()
+    header = (
+        "customers",
+        "purchases (bulk-loaded)",
+        "fitModels request, s",
+        "of which LTV fit, s",
+        "server peak RSS MB",
+        "outcome",
+    )
+    return "### LTV fit (BG/NBD + Gamma-Gamma, plus the conversion model)\n\n" + _table(rows, header)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the harness still works")
     parser.add_argument("--events", type=int, default=100_000, help="events per ingest run")
     parser.add_argument("--seconds", type=int, default=15, help="duration of each wrk run")
     parser.add_argument("--attribution", default="10000,100000", help="event counts for the attribution runs")
+    parser.add_argument("--ltv", default="10000,100000", help="customer counts for the LTV fit runs")
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        choices=["ingest", "profile", "attribution", "ltv"],
+        help="run only these sections",
+    )
     args = parser.parse_args()
     n, seconds = (2_000, 2) if args.smoke else (args.events, args.seconds)
     sizes = [2_000, 4_000] if args.smoke else [int(x) for x in args.attribution.split(",")]
+    ltv_sizes = [300] if args.smoke else [int(x) for x in args.ltv.split(",")]
     with tempfile.TemporaryDirectory(prefix="granular-bench-") as tmp:
         database = start_database(Path(tmp))
         granular = start_granular(database.uri, "bench", Path(tmp))
         baseline = start_baseline(database.uri, "bench", Path(tmp))
-        runs: list[tuple[str, Callable[[], str]]] = [
-            ("Ingest", lambda: asyncio.run(_ingest_section(database.uri, granular, baseline, n))),
-            ("Profile read", lambda: _profile_section(database.uri, granular, baseline, seconds)),
-            # Attribution runs last, on top of the ingest data.
-            ("Attribution", lambda: _attribution_section(database.uri, granular, sizes)),
+        every: list[tuple[str, str, Callable[[], str]]] = [
+            ("ingest", "Ingest", lambda: asyncio.run(_ingest_section(database.uri, granular, baseline, n))),
+            ("profile", "Profile read", lambda: _profile_section(database.uri, granular, baseline, seconds)),
+            # Attribution runs after ingest, on top of its data.
+            ("attribution", "Attribution", lambda: _attribution_section(database.uri, granular, sizes)),
+            ("ltv", "LTV fit", lambda: _ltv_section(database.uri, Path(tmp), ltv_sizes)),
         ]
+        runs = [(title, run) for key, title, run in every if not args.only or key in args.only]
         sections = []
         failed = False
         try:
