@@ -1,6 +1,7 @@
 """create_app(settings): the composition root. Its lifespan owns the database client (and the
 embedded database child, when used) and builds the services."""
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
@@ -86,7 +87,18 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -
                     f"First start: an ADMIN key for workspace '{DEFAULT_WORKSPACE}' (shown once): {secret}"
                 )
             app.state.services = services
-            yield
+            evaluator = None
+            if settings.trigger_interval_seconds > 0:
+                evaluator = asyncio.create_task(
+                    services.triggers.run_forever(settings.trigger_interval_seconds)
+                )
+            try:
+                yield
+            finally:
+                if evaluator is not None:
+                    evaluator.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await evaluator
         finally:
             await client.close()
             await anyio.to_thread.run_sync(database.__exit__, None, None, None)

@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = 512 * 1024
     db_timeout_ms: int = 10_000
     rate_limit_per_minute: int = Field(default=6_000, ge=1)
+    trigger_interval_seconds: float = Field(default=30.0, ge=0)  # 0 turns the evaluator off
 
     @property
     def production(self) -> bool:

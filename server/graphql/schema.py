@@ -25,6 +25,7 @@ from server.domain.errors import GranularError
 from server.graphql.errors import error_codes
 from server.graphql.mutations.create_api_key import CreateApiKey
 from server.graphql.mutations.define_event import DefineEvent
+from server.graphql.mutations.define_trigger import DefineTrigger
 from server.graphql.mutations.fit_models import FitModels
 from server.graphql.mutations.identify import Identify
 from server.graphql.mutations.opt_out import OptOut
@@ -42,6 +43,7 @@ from server.graphql.queries.funnel import FunnelQueries
 from server.graphql.queries.ltv import LtvQueries
 from server.graphql.queries.profiles import ProfileQueries
 from server.graphql.queries.taxonomy import TaxonomyQueries
+from server.graphql.queries.triggers import TriggerQueries
 from server.graphql.queries.workspace import WorkspaceQueries
 from server.graphql.rate_limit import RateLimit
 
@@ -60,12 +62,14 @@ QUERY_AREAS: tuple[type, ...] = (
     ComplianceQueries,
     ApiKeyQueries,
     WorkspaceQueries,
+    TriggerQueries,
 )
 MUTATIONS: tuple[type, ...] = (
     TrackEvents,
     Identify,
     SetConsent,
     DefineEvent,
+    DefineTrigger,
     FitModels,
     RequestErasure,
     RequestExport,

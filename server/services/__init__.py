@@ -16,6 +16,7 @@ from server.services.models import ModelService
 from server.services.profiles import ProfileService
 from server.services.propensity import PropensityService
 from server.services.taxonomy import TaxonomyService
+from server.services.triggers import TriggerService
 from server.services.vault import Vault
 from server.services.workspaces import WorkspaceService
 from server.storage.api_keys import ApiKeys
@@ -30,6 +31,7 @@ from server.storage.model_fits import ModelFits
 from server.storage.profiles import Profiles
 from server.storage.suppressions import Suppressions
 from server.storage.taxonomy import TaxonomyStore
+from server.storage.triggers import Triggers
 from server.storage.workspaces import Workspaces
 
 
@@ -53,6 +55,7 @@ class Services:
     propensity: PropensityService
     models: ModelService
     workspaces: WorkspaceService
+    triggers: TriggerService
 
     @classmethod
     def build(cls, db: Database, keyring: Keyring, clock: Callable[[], datetime] = utc_now) -> "Services":
@@ -102,6 +105,7 @@ class Services:
             propensity=propensity,
             models=ModelService(ltv, propensity),
             workspaces=WorkspaceService(workspaces, audit),
+            triggers=TriggerService(Triggers(db), workspaces, clock),
         )
 
     async def ping(self) -> None:

@@ -73,6 +73,11 @@ INDEXES: dict[str, list[IndexModel]] = {
     "suppressions": [
         IndexModel([("workspace_id", ASCENDING), ("hash", ASCENDING)], unique=True, name="hash_unique"),
     ],
+    "triggers": [IndexModel([("workspace_id", ASCENDING)], name="by_workspace")],
+    "deliveries": [
+        IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="due"),
+        IndexModel([("workspace_id", ASCENDING), ("created_at", DESCENDING)], name="log"),
+    ],
     "model_fits": [
         IndexModel([("workspace_id", ASCENDING), ("kind", ASCENDING), ("as_of", DESCENDING)], name="latest"),
     ],

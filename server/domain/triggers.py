@@ -1,0 +1,48 @@
+"""Next-best-action triggers: "reached PHASE, no ACTION within N minutes → ACTION NAME", once per journey."""
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from server.domain.scoring import JOURNEY_IDLE, ScoreState
+from server.domain.taxonomy import Phase
+
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class Trigger:
+    id: str
+    name: str
+    action: str  # what the engine should do, e.g. "abandoned-checkout"
+    reached: Phase
+    within: timedelta
+    url: str
+
+
+def due(trigger: Trigger, state: ScoreState, now: datetime) -> str | None:
+    """The open journey's key when it reached the trigger's phase (but not ACTION) and has been quiet
+    for `within`; None otherwise. The key makes firing once per journey checkable."""
+    if state.journey_closed or state.journey_started_at is None or state.journey_last_at is None:
+        return None
+    if (
+        state.journey_phase is None
+        or state.journey_phase < trigger.reached
+        or state.journey_phase is Phase.ACTION
+    ):
+        return None
+    quiet = now - state.journey_last_at
+    if quiet < trigger.within or quiet > JOURNEY_IDLE:
+        return None
+    return state.journey_started_at.isoformat()
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """HMAC-SHA256 over "timestamp.body", hex: what the X-Granular-Signature header carries."""
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait before the next attempt: 30 s doubling, at most an hour."""
+    return min(timedelta(seconds=30 * 2 ** max(0, attempts - 1)), timedelta(hours=1))

@@ -1,0 +1,117 @@
+"""The triggers and deliveries collections: rules, and each webhook they owe (unique per journey)."""
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from server.domain.profile import Profile
+from server.domain.taxonomy import Phase
+from server.domain.triggers import Trigger
+from server.storage.client import Database, Document
+from server.storage.profiles import of_doc
+
+
+def _trigger(doc: Document) -> Trigger:
+    return Trigger(
+        id=doc["_id"],
+        name=doc["name"],
+        action=doc["action"],
+        reached=Phase[doc["reached"]],
+        within=timedelta(minutes=doc["within_minutes"]),
+        url=doc["url"],
+    )
+
+
+class Triggers:
+    def __init__(self, db: Database) -> None:
+        self._triggers = db["triggers"]
+        self._deliveries = db["deliveries"]
+        self._profiles = db["profiles"]
+
+    async def insert(self, workspace_id: str, trigger: Trigger, secret: str, now: datetime) -> Trigger:
+        doc = {
+            "_id": "trg_" + secrets.token_hex(8),
+            "workspace_id": workspace_id,
+            "name": trigger.name,
+            "action": trigger.action,
+            "reached": trigger.reached.name,
+            "within_minutes": trigger.within / timedelta(minutes=1),
+            "url": trigger.url,
+            "secret": secret,
+            "created_at": now,
+        }
+        await self._triggers.insert_one(doc)
+        return _trigger(doc)
+
+    async def of_workspace(self, workspace_id: str) -> list[Trigger]:
+        return [
+            _trigger(doc)
+            async for doc in self._triggers.find({"workspace_id": workspace_id}).sort("created_at", 1)
+        ]
+
+    async def everywhere(self) -> list[tuple[str, Trigger]]:
+        """Every workspace's triggers: the background evaluator serves them all."""
+        return [(doc["workspace_id"], _trigger(doc)) async for doc in self._triggers.find({})]
+
+    async def secret(self, workspace_id: str, trigger_id: str) -> str | None:
+        doc = await self._triggers.find_one({"_id": trigger_id, "workspace_id": workspace_id}, {"secret": 1})
+        return doc["secret"] if doc else None
+
+    async def candidates(self, workspace_id: str, trigger: Trigger, now: datetime) -> list[Profile]:
+        """Live profiles whose open journey reached the phase and has been quiet long enough."""
+        phases = [p.name for p in Phase if trigger.reached <= p < Phase.ACTION]
+        cursor = self._profiles.find(
+            {
+                "workspace_id": workspace_id,
+                "merged_into": None,
+                "scores.journey_closed": False,
+                "scores.journey_phase": {"$in": phases},
+                "scores.journey_last_at": {"$lte": now - trigger.within},
+            }
+        ).limit(10_000)
+        return [of_doc(doc) async for doc in cursor]
+
+    async def owe(
+        self,
+        workspace_id: str,
+        trigger: Trigger,
+        profile_id: str,
+        journey: str,
+        body: dict[str, Any],
+        now: datetime,
+    ) -> bool:
+        """Record a delivery owed; False when this journey already had one (once per journey)."""
+        try:
+            await self._deliveries.insert_one(
+                {
+                    "_id": f"{trigger.id}:{profile_id}:{journey}",
+                    "workspace_id": workspace_id,
+                    "trigger_id": trigger.id,
+                    "profile_id": profile_id,
+                    "body": body,
+                    "status": "PENDING",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    "last_status": None,
+                }
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def due_deliveries(self, now: datetime, limit: int = 200) -> list[Document]:
+        cursor = self._deliveries.find({"status": "PENDING", "next_attempt_at": {"$lte": now}}).limit(limit)
+        return [doc async for doc in cursor]
+
+    async def attempted(self, delivery_id: str, changes: Document) -> None:
+        await self._deliveries.update_one({"_id": delivery_id}, {"$set": changes, "$inc": {"attempts": 1}})
+
+    async def deliveries(self, workspace_id: str, trigger_id: str | None, first: int) -> list[Document]:
+        query: Document = {"workspace_id": workspace_id}
+        if trigger_id:
+            query["trigger_id"] = trigger_id
+        cursor = self._deliveries.find(query).sort("created_at", -1).limit(first)
+        return [doc async for doc in cursor]
