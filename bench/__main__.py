@@ -149,10 +149,10 @@ def _ltv_section(uri: str, tmp: Path, sizes: list[int]) -> str:
     for size in sizes:
         # A fresh database per size: the fit sees exactly `size` customers.
         database = f"bench_ltv_{size}"
-        purchases = ltv.load(uri, database, size, seed=size)
         (tmp / database).mkdir(exist_ok=True)
-        server = start_granular(uri, database, tmp / database)
+        server = start_granular(uri, database, tmp / database)  # first, so its indexes exist as data arrives
         try:
+            purchases = ltv.load(uri, database, size, seed=size)
             seconds, report = ltv.fit(server)
             rows.append(
                 (
