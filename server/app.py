@@ -10,7 +10,7 @@ from pymongo.errors import ConnectionFailure
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from server.domain.errors import Unavailable
 from server.domain.workspace import DEFAULT_WORKSPACE
@@ -105,6 +105,7 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -
 
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),

@@ -19,6 +19,8 @@ class Context:
     principal: Principal
     services: Services
     rate_limiter: RateLimiter | None = None
+    # WebSockets: what the client sent in connection_init (its key, as {"Authorization": "Bearer …"}).
+    connection_params: dict[str, Any] | None = None
     # Per-request memo: aliases asking the same question (e.g. all seven models) share one answer.
     memo: dict[Any, Any] = field(default_factory=dict)
 

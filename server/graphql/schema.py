@@ -46,6 +46,7 @@ from server.graphql.queries.taxonomy import TaxonomyQueries
 from server.graphql.queries.triggers import TriggerQueries
 from server.graphql.queries.workspace import WorkspaceQueries
 from server.graphql.rate_limit import RateLimit
+from server.graphql.subscriptions.profile_scores import ProfileScoresSubscription
 
 logger = logging.getLogger("granular.graphql")
 
@@ -81,6 +82,7 @@ MUTATIONS: tuple[type, ...] = (
 
 Query = merge_types("Query", QUERY_AREAS)
 Mutation = merge_types("Mutation", MUTATIONS)
+Subscription = merge_types("Subscription", (ProfileScoresSubscription,))
 
 
 def _codes(error: BaseException) -> str:
@@ -144,7 +146,9 @@ def build_schema(*, production: bool) -> strawberry.Schema:
     if production:
         extensions.append(DisableIntrospection)
     config: Any = StrawberryConfig(auto_camel_case=True)
-    return GranularSchema(query=Query, mutation=Mutation, extensions=extensions, config=config)
+    return GranularSchema(
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions, config=config
+    )
 
 
 def sdl() -> str:

@@ -7,10 +7,12 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 
-from server.domain.access import Principal
+from server.domain.access import Principal, Role
 from server.graphql.context import Context
 from server.graphql.errors import coded
 from server.graphql.rate_limit import RateLimiter
@@ -18,6 +20,7 @@ from server.http.auth import authenticate
 from server.http.problems import unauthenticated
 from server.services import Services
 
+_NOBODY = Principal(workspace_id="", role=Role.INGEST, key_id="")
 _STATUS = {"DB_UNAVAILABLE": 503, "RATE_LIMITED": 429, "TOO_MANY_EVENTS": 413}
 
 
@@ -54,8 +57,8 @@ class GranularGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         services: Services = request.app.state.services
-        principal: Principal = request.state.principal
-        assert isinstance(response, Response)
+        # A WebSocket authenticates in connection_init (on_ws_connect); until then it may do nothing.
+        principal: Principal = getattr(request.state, "principal", _NOBODY)
         return Context(
             request=request,
             response=response,
@@ -84,6 +87,18 @@ class GranularGraphQL(GraphQL[Context, None]):
                         response.headers["Retry-After"] = str(retry)
                     break
         return response
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        params = context.connection_params or {}
+        header = str(params.get("Authorization") or params.get("authorization") or "")
+        scheme, _, secret = header.partition(" ")
+        principal = None
+        if scheme.lower() == "bearer" and secret.strip():
+            principal = await context.services.keys.authenticate(secret.strip())
+        if principal is None:
+            raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
+        context.principal = principal
+        return UNSET
 
     async def get_root_value(self, request: Request | WebSocket) -> Any:
         return None

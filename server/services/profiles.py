@@ -2,7 +2,7 @@
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -197,6 +197,19 @@ class ProfileService:
             if e.timestamp >= since and e.consent.get(Purpose.PERSONALIZATION.value)
         ]
         return explain(events, now, workspace.half_life)
+
+    async def watch(self, principal: Principal, profile_id: str) -> AsyncIterator[Scores | None]:
+        """The profile's scores now, then each time they change (None: not shown without consent)."""
+        profile = await self.find(principal, profile_id=profile_id)
+        if profile is None:
+            return
+        last = (await self.view(principal, profile)).scores
+        yield last
+        async for changed in self._profiles.changes(principal.workspace_id, profile.id):
+            scores = (await self.view(principal, changed)).scores
+            if scores != last:
+                last = scores
+                yield scores
 
     async def merges(self, principal: Principal, profile_id: str) -> list[Document]:
         return await self._merges.of_profiles(principal.workspace_id, [profile_id])

@@ -3,7 +3,7 @@
 import dataclasses
 import secrets
 import typing
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -247,3 +247,13 @@ class Profiles:
             {"workspace_id": workspace_id, "_id": {"$in": profile_ids}}
         )
         return result.deleted_count
+
+    async def changes(self, workspace_id: str, profile_id: str) -> AsyncIterator[Profile]:
+        """The profile after every change to it, from a change stream (a replica set is needed)."""
+        pipeline: list[Document] = [
+            {"$match": {"documentKey._id": profile_id, "fullDocument.workspace_id": workspace_id}}
+        ]
+        async with await self._collection.watch(pipeline, full_document="updateLookup") as stream:
+            async for change in stream:
+                if change.get("fullDocument"):
+                    yield of_doc(change["fullDocument"])

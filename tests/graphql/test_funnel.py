@@ -1,3 +1,5 @@
+from datetime import datetime, timedelta
+
 from tests.conftest import Api
 from tests.factories import ago, track
 from tests.graphql.test_track_events import TRACK
@@ -7,14 +9,19 @@ QUERY = """{ funnel(steps: ["product_viewed", "product_added", "checkout_started
 
 
 async def test_funnel_counts_profiles_reaching_each_step_in_order(api: Api) -> None:
+    now = ago(minutes=0)
+
+    def at(minutes: int) -> datetime:
+        return now - timedelta(minutes=minutes)
+
     events = [
-        track("product_viewed", anonymous_id="a", at=ago(minutes=60)),
-        track("product_added", anonymous_id="a", at=ago(minutes=50)),
-        track("checkout_started", anonymous_id="a", at=ago(minutes=40)),
-        track("product_viewed", anonymous_id="b", at=ago(minutes=60)),
-        track("product_added", anonymous_id="b", at=ago(minutes=30)),
-        track("checkout_started", anonymous_id="c", at=ago(minutes=60)),  # out of order: never viewed
-        track("product_viewed", anonymous_id="c", at=ago(minutes=50)),
+        track("product_viewed", anonymous_id="a", at=at(60)),
+        track("product_added", anonymous_id="a", at=at(50)),
+        track("checkout_started", anonymous_id="a", at=at(40)),
+        track("product_viewed", anonymous_id="b", at=at(60)),
+        track("product_added", anonymous_id="b", at=at(30)),
+        track("checkout_started", anonymous_id="c", at=at(60)),  # out of order: never viewed
+        track("product_viewed", anonymous_id="c", at=at(50)),
     ]
     await api.gql(TRACK, {"events": events})
     steps = (await api.gql(QUERY))["data"]["funnel"]["steps"]
