@@ -278,3 +278,18 @@ async def test_conversion_probability_is_absent_until_a_model_is_fitted_then_a_p
     assert (model["journeys"], model["conversions"]) == (40, 14)
     probability = (await api.gql(query))["data"]["profile"]["conversionProbability"]
     assert 0 < probability < 1
+
+
+async def test_withdrawing_personalization_removes_the_scores_at_once(api: Api) -> None:
+    await _track(api, [track("checkout_started", user_id="u1", anonymous_id=None)])
+    assert (await api.gql(PROFILE, {"userId": "u1"}))["data"]["profile"]["phase"] == "INTENT"
+    await api.gql(
+        'mutation { setConsent(input: {userId: "u1", purpose: PERSONALIZATION, granted: false}) { profileId } }'
+    )
+    profile = (await api.gql(PROFILE, {"userId": "u1"}))["data"]["profile"]
+    assert (profile["phase"], profile["engagementScore"], profile["intentScore"], profile["affinities"]) == (
+        None,
+        None,
+        None,
+        [],
+    )
