@@ -4,21 +4,24 @@ ASGI app reached over HTTP (httpx's ASGI transport) with its lifespan running.""
 import logging
 import os
 import re
+import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from pymongo import AsyncMongoClient
 
 from server.app import create_app
 from server.domain.access import Role
 from server.settings import Settings
-from server.storage.embedded import EmbeddedDatabase
+from server.storage.embedded import EmbeddedDatabase, free_port
 
 ADMIN_KEY = "gr_test_bootstrap_admin_key"
 
@@ -130,3 +133,23 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
 async def production_api(settings: Settings) -> AsyncIterator[Api]:
     async with running(settings.model_copy(update={"env": "production"})) as api:
         yield api
+
+
+@contextmanager
+def served(settings: Settings) -> Iterator[str]:
+    """The app under a real uvicorn on loopback, for clients that speak real HTTP or WebSockets."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, announce=lambda line: None), host="127.0.0.1", port=port, log_level="error"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(20)

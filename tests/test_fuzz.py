@@ -1,8 +1,6 @@
 """A schemathesis GraphQL fuzz run over schema.graphql with each role's key, bounded in examples:
 no 5xx, no uncoded or unmasked error, no personal data to roles that may not see it."""
 
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,13 +9,10 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, settings
 
-from server.app import create_app
 from server.settings import Settings
-from server.storage.embedded import free_port
-from tests.conftest import ADMIN_KEY, assert_no_pii
+from tests.conftest import ADMIN_KEY, assert_no_pii, served
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = schemathesis.graphql.from_path(ROOT / "schema.graphql")
@@ -34,17 +29,12 @@ def target(mongodb_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         bootstrap_admin_key=ADMIN_KEY,
         rate_limit_per_minute=10**9,
     )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(config, announce=lambda line: None), host="127.0.0.1", port=port, log_level="error"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}"
+    with served(config) as address:
+        yield _prepare(f"http://{address}")
+
+
+def _prepare(url: str) -> dict[str, Any]:
+    """A profile with an e-mail to leak, and a key of every role."""
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
     seed = f'mutation {{ identify(input: {{userId: "fuzz-user", traits: {{email: "{EMAIL}"}}}}) {{ id }} }}'
     httpx.post(url + "/graphql", json={"query": seed}, headers=admin).raise_for_status()
@@ -56,11 +46,7 @@ def target(mongodb_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             headers=admin,
         )
         keys[role] = created.json()["data"]["createApiKey"]["secret"]
-    try:
-        yield {"url": url, "keys": keys}
-    finally:
-        server.should_exit = True
-        thread.join(20)
+    return {"url": url, "keys": keys}
 
 
 @SCHEMA.parametrize()

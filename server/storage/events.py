@@ -75,6 +75,16 @@ def of_doc(doc: Document) -> StoredEvent:
     )
 
 
+def _between(since: datetime | None, until: datetime | None) -> Document:
+    """A range condition, inclusive at both ends; empty when neither end is given."""
+    window: Document = {}
+    if since is not None:
+        window["$gte"] = since
+    if until is not None:
+        window["$lte"] = until
+    return window
+
+
 def new_event_id() -> str:
     return str(ObjectId())
 
@@ -190,12 +200,7 @@ class Events:
         value], built by aggregation (it runs where the data is, on every shard), streamed one
         profile at a time. A touch is an event whose consent snapshot granted analytics."""
         match: Document = {"workspace_id": workspace_id}
-        window: Document = {}
-        if since is not None:
-            window["$gte"] = since
-        if until is not None:
-            window["$lte"] = until
-        if window:
+        if window := _between(since, until):
             match["timestamp"] = window
         is_conversion = {"$eq": ["$event", conversion]} if conversion else {"$eq": ["$phase", "ACTION"]}
         touch: Document = {"$eq": ["$consent.analytics", True]}
@@ -282,12 +287,7 @@ class Events:
                 }
             },
         ]
-        window: Document = {}
-        if since is not None:
-            window["$gte"] = since
-        if until is not None:
-            window["$lte"] = until
-        if window:
+        if window := _between(since, until):
             pipeline.append({"$match": {"first": window}})
         cursor = await self._collection.aggregate(pipeline, allowDiskUse=True, batchSize=200)
         async for doc in cursor:
@@ -298,12 +298,7 @@ class Events:
     ) -> AsyncIterator[list[tuple[datetime, str]]]:
         """Per profile, its events among `names` in time order (grouped by aggregation)."""
         match: Document = {"workspace_id": workspace_id, "event": {"$in": names}}
-        window: Document = {}
-        if since is not None:
-            window["$gte"] = since
-        if until is not None:
-            window["$lte"] = until
-        if window:
+        if window := _between(since, until):
             match["timestamp"] = window
         pipeline: list[Document] = [
             {"$match": match},

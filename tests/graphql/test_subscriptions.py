@@ -2,20 +2,15 @@
 
 import asyncio
 import json
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from websockets.asyncio.client import connect
 
-from server.app import create_app
 from server.settings import Settings
-from server.storage.embedded import free_port
-from tests.conftest import ADMIN_KEY
+from tests.conftest import ADMIN_KEY, served
 from tests.factories import track
 from tests.graphql.test_track_events import TRACK
 
@@ -24,19 +19,8 @@ SUBSCRIBE = "subscription($id: ID!) { profileScores(profileId: $id) { profileId 
 
 @pytest.fixture
 def live(settings: Settings) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, announce=lambda line: None), host="127.0.0.1", port=port, log_level="error"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(20)
+    with served(settings) as address:
+        yield address
 
 
 async def _post(http: httpx.AsyncClient, url: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:

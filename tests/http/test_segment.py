@@ -1,18 +1,13 @@
 import base64
 import gzip
 import json
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 
-from server.app import create_app
 from server.settings import Settings
-from server.storage.embedded import free_port
-from tests.conftest import ADMIN_KEY, Api
+from tests.conftest import ADMIN_KEY, Api, served
 from tests.factories import track
 
 
@@ -92,26 +87,8 @@ async def test_a_read_only_key_may_not_ingest(api: Api) -> None:
 
 @pytest.fixture
 def live_server(settings: Settings) -> Iterator[tuple[str, Settings]]:
-    """A real uvicorn on loopback, for clients that speak real HTTP."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, announce=lambda line: None),
-            host="127.0.0.1",
-            port=port,
-            log_level="error",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", settings
-    finally:
-        server.should_exit = True
-        thread.join(20)
+    with served(settings) as address:
+        yield f"http://{address}", settings
 
 
 def test_segments_own_python_library_round_trips(live_server: tuple[str, Settings]) -> None:
