@@ -10,7 +10,7 @@ from pymongo.errors import ConnectionFailure
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from server.domain.errors import Unavailable
 from server.domain.workspace import DEFAULT_WORKSPACE
@@ -19,6 +19,7 @@ from server.graphql.rate_limit import RateLimiter
 from server.graphql.schema import build_schema
 from server.graphql.view import GranularGraphQL
 from server.http import exports, segment
+from server.http.dashboard import Dashboard
 from server.http.health import healthz, metrics, readyz
 from server.http.limits import BodyLimit
 from server.http.observability import RequestMetrics
@@ -111,9 +112,10 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -
         Route("/metrics", metrics, methods=["GET"]),
         Route("/v1/batch", segment.batch, methods=["POST"]),
         Route("/v1/exports/{token:str}", exports.download, methods=["GET"]),
+        Mount("/dashboard", app=Dashboard(), name="dashboard"),
         Route("/v1/{kind:str}", segment.single, methods=["POST"]),
     ]
-    known_paths = frozenset(route.path for route in routes)
+    known_paths = frozenset(route.path for route in routes if isinstance(route, Route))
     middleware = [
         Middleware(RequestMetrics, routes=known_paths),
         Middleware(
