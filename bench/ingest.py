@@ -85,6 +85,11 @@ async def _post_all(
         while not queue.empty():
             body = queue.get_nowait()
             response = await http.post(url, json=body, headers=headers)
+            for _ in range(10):  # as Segment's clients do: a 503 is retried after Retry-After
+                if response.status_code != 503:
+                    break
+                await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
+                response = await http.post(url, json=body, headers=headers)
             response.raise_for_status()
             if graphql:
                 assert "errors" not in response.json(), response.text[:300]
