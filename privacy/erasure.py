@@ -50,8 +50,6 @@ class Step(StrEnum):
     AUDIT = "audit_log"
 
 
-ERASURE_STEPS: tuple[Step, ...] = tuple(Step)
-
 
 @dataclass(frozen=True)
 class Identifiers:

@@ -174,11 +174,6 @@ class Events:
         )
         return result.deleted_count
 
-    async def count_for(self, workspace_id: str, profile_ids: list[str]) -> int:
-        return await self._collection.count_documents(
-            {"workspace_id": workspace_id, "profile_id": {"$in": profile_ids}}
-        )
-
     async def stream_for(self, workspace_id: str, profile_ids: list[str]) -> AsyncIterator[StoredEvent]:
         """Every event of these profiles, oldest first, one document at a time (exports stream)."""
         cursor = self._collection.find(
