@@ -25,7 +25,24 @@ def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
     return "\n".join(lines)
 
 
-async def _ingest_section(uri: str, granular: Process, baseline: Process, n: int) -> str:
+async def _concurrent_runs(granular: Process, events: list[dict[str, object]], n: int) -> list[ingest.Run]:
+    profiles = max(50, n // 50)
+    return [
+        await ingest.through_http("GraphQL trackEvents, 1 client", granular, "/graphql", events[: n // 2], 1),
+        await ingest.through_http(
+            "GraphQL trackEvents, 4 clients",
+            granular,
+            "/graphql",
+            ingest.messages(n // 2, profiles, seed=4),
+            4,
+        ),
+        await ingest.through_http(
+            "POST /v1/batch, 4 clients", granular, "/v1/batch", ingest.messages(n // 2, profiles, seed=5), 4
+        ),
+    ]
+
+
+async def _ingest_section(uri: str, granular: Process, baseline: Process, n: int, single: bool) -> str:
     events = ingest.messages(n, profiles=max(50, n // 50), seed=1)
     raw = await ingest.raw_insert_many(uri, "bench", ingest.messages(n, profiles=max(50, n // 50), seed=2))
     bare = await ingest.through_http(
@@ -35,23 +52,11 @@ async def _ingest_section(uri: str, granular: Process, baseline: Process, n: int
         ingest.messages(n, profiles=max(50, n // 50), seed=3),
         4,
     )
-    runs = [
-        await ingest.through_http("GraphQL trackEvents, 1 client", granular, "/graphql", events[: n // 2], 1),
-        await ingest.through_http(
-            "GraphQL trackEvents, 4 clients",
-            granular,
-            "/graphql",
-            ingest.messages(n // 2, profiles=max(50, n // 50), seed=4),
-            4,
-        ),
-        await ingest.through_http(
-            "POST /v1/batch, 4 clients",
-            granular,
-            "/v1/batch",
-            ingest.messages(n // 2, profiles=max(50, n // 50), seed=5),
-            4,
-        ),
-    ]
+    if single:
+        # All n events through one client: the sequential throughput, free of write conflicts.
+        runs = [await ingest.through_http("GraphQL trackEvents, 1 client", granular, "/graphql", events, 1)]
+    else:
+        runs = await _concurrent_runs(granular, events, n)
     rows = [(raw.label, f"{raw.events:,}", f"{raw.rate:,.0f}", "1.00×", "—", "—")]
     rows.append(
         (
@@ -199,7 +204,11 @@ def main() -> None:
         granular = start_granular(database.uri, "bench", Path(tmp))
         baseline = start_baseline(database.uri, "bench", Path(tmp))
         every: list[tuple[str, str, Callable[[], str]]] = [
-            ("ingest", "Ingest", lambda: asyncio.run(_ingest_section(database.uri, granular, baseline, n))),
+            (
+                "ingest",
+                "Ingest",
+                lambda: asyncio.run(_ingest_section(database.uri, granular, baseline, n, args.single_client)),
+            ),
             ("profile", "Profile read", lambda: _profile_section(database.uri, granular, baseline, seconds)),
             # Attribution runs after ingest, on top of its data.
             ("attribution", "Attribution", lambda: _attribution_section(database.uri, granular, sizes)),

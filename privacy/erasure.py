@@ -50,7 +50,6 @@ class Step(StrEnum):
     AUDIT = "audit_log"
 
 
-
 @dataclass(frozen=True)
 class Identifiers:
     """Every identifier of a subject, normalized: what the suppression list must block."""
