@@ -189,6 +189,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15, help="duration of each wrk run")
     parser.add_argument("--attribution", default="10000,100000", help="event counts for the attribution runs")
     parser.add_argument("--ltv", default="10000,100000", help="customer counts for the LTV fit runs")
+    parser.add_argument("--single-client", action="store_true", help="ingest: one client sends all events")
     parser.add_argument(
         "--only",
         nargs="*",
