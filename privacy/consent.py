@@ -54,9 +54,13 @@ def ledger_entry(
     return ConsentEntry(profile_id, purpose, granted, source, policy_version, at, prev, digest)
 
 
-def verify_chain(entries: Sequence[ConsentEntry]) -> int | None:
-    """None when every entry's hash and link to its predecessor hold, else the first broken index."""
-    previous = ""
+def verify_chain(entries: Sequence[ConsentEntry], *, truncated: bool = False) -> int | None:
+    """None when every entry's hash and link to its predecessor hold, else the first broken index.
+
+    `truncated`: the oldest entries have expired (retention), so the chain is verified from the oldest
+    remaining entry, whose link to its expired predecessor is taken as given. Removing the oldest
+    entries by hand cannot be told from their expiry; everything after them still can."""
+    previous = entries[0].prev_hash if truncated and entries else ""
     for index, entry in enumerate(entries):
         if (
             entry.prev_hash != previous

@@ -209,6 +209,11 @@ def api_key_digest(keyring: Keyring, secret: str) -> str:
     return keyed_hash(keyring.api_key_pepper, "api-key", secret)
 
 
+def customer_token_secret(keyring: Keyring, workspace_id: str, generation: int) -> bytes:
+    """A workspace's HS256 key for customer tokens; rotating moves to the next generation."""
+    return bytes.fromhex(keyed_hash(keyring.api_key_pepper, "customer-token", workspace_id, str(generation)))
+
+
 def _encode(*parts: str) -> bytes:
     # Length-prefixed: no two different tuples of parts share an encoding.
     # Stored ciphertexts and hashes depend on these exact bytes.

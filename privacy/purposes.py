@@ -12,6 +12,10 @@ class Purpose(StrEnum):
     ADVERTISING = "advertising"  # CCPA "sale/share"
 
 
+# What a customer can switch: everything but what the service cannot run without.
+OPTIONAL_PURPOSES = tuple(purpose for purpose in Purpose if purpose is not Purpose.NECESSARY)
+
+
 class ConsentMode(StrEnum):
     OPT_IN = "OPT_IN"  # GDPR-style: no grant, no processing
     OPT_OUT = "OPT_OUT"  # CCPA-style: processing until an opt-out

@@ -9,7 +9,6 @@ import anyio.to_thread
 from pymongo.errors import ConnectionFailure
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from server.domain.errors import Unavailable
@@ -19,10 +18,12 @@ from server.graphql.rate_limit import RateLimiter
 from server.graphql.schema import build_schema
 from server.graphql.view import GranularGraphQL
 from server.http import exports, segment
+from server.http.cors import WorkspaceCors
 from server.http.dashboard import Dashboard
 from server.http.health import healthz, metrics, readyz
 from server.http.limits import BodyLimit
 from server.http.observability import RequestMetrics
+from server.http.preferences import Preferences
 from server.http.problems import database_unavailable
 from server.services import Services
 from server.settings import Settings
@@ -88,18 +89,21 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -
                     f"First start: an ADMIN key for workspace '{DEFAULT_WORKSPACE}' (shown once): {secret}"
                 )
             app.state.services = services
-            evaluator = None
-            if settings.trigger_interval_seconds > 0:
-                evaluator = asyncio.create_task(
-                    services.triggers.run_forever(settings.trigger_interval_seconds)
+            background = [
+                asyncio.create_task(run_forever(interval))
+                for interval, run_forever in (
+                    (settings.trigger_interval_seconds, services.triggers.run_forever),
+                    (settings.retention_sweep_seconds, services.retention.run_forever),
                 )
+                if interval > 0
+            ]
             try:
                 yield
             finally:
-                if evaluator is not None:
-                    evaluator.cancel()
+                for task in background:
+                    task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
-                        await evaluator
+                        await task
         finally:
             await client.close()
             await anyio.to_thread.run_sync(database.__exit__, None, None, None)
@@ -113,13 +117,14 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -
         Route("/v1/batch", segment.batch, methods=["POST"]),
         Route("/v1/exports/{token:str}", exports.download, methods=["GET"]),
         Mount("/dashboard", app=Dashboard(), name="dashboard"),
+        Mount("/preferences", app=Preferences(settings.cors_origins), name="preferences"),
         Route("/v1/{kind:str}", segment.single, methods=["POST"]),
     ]
     known_paths = frozenset(route.path for route in routes if isinstance(route, Route))
     middleware = [
         Middleware(RequestMetrics, routes=known_paths),
         Middleware(
-            CORSMiddleware,
+            WorkspaceCors,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type", "Content-Encoding"],
@@ -134,4 +139,5 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -
         exception_handlers={ConnectionFailure: database_unavailable, Unavailable: database_unavailable},
     )
     app.state.max_body_bytes = settings.max_body_bytes
+    app.state.cors_origins = frozenset(settings.cors_origins)
     return app

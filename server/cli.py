@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from server.domain.access import Role
+from server.domain.access import KEY_ROLES, Role
 from server.domain.workspace import DEFAULT_WORKSPACE
 from server.graphql.schema import sdl
 from server.settings import Settings
@@ -246,7 +246,7 @@ def parser() -> argparse.ArgumentParser:
     keys = commands.add_parser("keys", help="manage API keys (server stopped)")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     create = key_commands.add_parser("create", help="create a key and print its secret once")
-    create.add_argument("--role", required=True, choices=[role.value for role in Role])
+    create.add_argument("--role", required=True, choices=[role.value for role in KEY_ROLES])
     create.add_argument("--name", required=True)
     create.add_argument("--workspace", default=DEFAULT_WORKSPACE, help="a new name starts a new workspace")
     create.add_argument("--data-dir", type=Path)

@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     db_timeout_ms: int = 10_000
     rate_limit_per_minute: int = Field(default=6_000, ge=1)
     trigger_interval_seconds: float = Field(default=30.0, ge=0)  # 0 turns the evaluator off
+    retention_sweep_seconds: float = Field(default=3600.0, ge=0)  # 0 turns the sweep off
 
     @property
     def production(self) -> bool:

@@ -10,19 +10,41 @@ class Role(StrEnum):
     ANALYST = "ANALYST"  # aggregates, journeys, pseudonymous ids
     COMPLIANCE = "COMPLIANCE"  # DSRs, exports, audit, PII reads (audited)
     ADMIN = "ADMIN"  # keys, taxonomy, settings and everything above
+    CUSTOMER = "CUSTOMER"  # a customer token: one shopper, about themself only; never an API key
+
+
+KEY_ROLES = tuple(role for role in Role if role is not Role.CUSTOMER)
+
+
+class CustomerScope(StrEnum):
+    """What a customer token may do about its customer; the brand chooses when it mints one."""
+
+    READ = "me:read"  # scores, phase, affinities, next best action, consent and its history
+    CONSENT = "me:consent"  # switch a purpose on or off
+    DSR = "me:dsr"  # ask for an export or an erasure
+
+
+@dataclass(frozen=True)
+class Customer:
+    """The one shopper a customer token speaks for, by the id the brand knows them by."""
+
+    user_id: str | None = None
+    anonymous_id: str | None = None
+    scopes: frozenset[CustomerScope] = frozenset(CustomerScope)
 
 
 @dataclass(frozen=True)
 class Principal:
-    """The caller of one request: a key of one workspace with one role."""
+    """The caller of one request: a key of one workspace with one role, or a customer token."""
 
     workspace_id: str
     role: Role
-    key_id: str
+    key_id: str  # for a customer token: "customer-token:<token id>"
+    customer: Customer | None = None
 
     def may(self, allowed: frozenset[Role]) -> bool:
-        """ADMIN may do everything; any other role only what names it."""
-        return self.role is Role.ADMIN or self.role in allowed
+        """Only the roles a field names (the API layer adds ADMIN to every field but a customer's)."""
+        return self.role in allowed
 
     @property
     def sees_pii(self) -> bool:

@@ -29,6 +29,8 @@ class Profile:
     scores: ScoreState = EMPTY_STATE
     affinities: Mapping[str, DecayedSum] = field(default_factory=dict)
     merged_into: str | None = None
+    # The newest message about the customer, scored or not: what the profile's retention counts from.
+    last_active: datetime | None = None
 
 
 def with_traits(profile: Profile, traits: Mapping[str, Any], at: datetime) -> Profile:
@@ -39,6 +41,13 @@ def with_traits(profile: Profile, traits: Mapping[str, Any], at: datetime) -> Pr
         if current is None or current.at <= at:
             merged[name] = Trait(value, at)
     return replace(profile, traits=merged)
+
+
+def seen(profile: Profile, at: datetime) -> Profile:
+    """The profile with `at` as its last activity if it is the newest so far."""
+    if profile.last_active is not None and profile.last_active >= at:
+        return profile
+    return replace(profile, last_active=at)
 
 
 def with_ids(profile: Profile, *, user_id: str | None, anonymous_id: str | None) -> Profile:

@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,6 +37,18 @@ def due(trigger: Trigger, state: ScoreState, now: datetime) -> str | None:
     if quiet < trigger.within or quiet > JOURNEY_IDLE:
         return None
     return state.journey_started_at.isoformat()
+
+
+def next_best_action(triggers: Sequence[Trigger], state: ScoreState, now: datetime) -> str | None:
+    """The action of the most advanced trigger whose phase the open journey has reached without an
+    ACTION (what a personalization engine should do now); None when no rule applies."""
+    if state.journey_closed or state.journey_phase is None or state.journey_phase is Phase.ACTION:
+        return None
+    if state.journey_last_at is None or now - state.journey_last_at > JOURNEY_IDLE:
+        return None
+    phase = state.journey_phase
+    reached = [trigger for trigger in triggers if trigger.reached <= phase]
+    return max(reached, key=lambda t: (t.reached, t.name)).action if reached else None
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:

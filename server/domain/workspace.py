@@ -1,9 +1,12 @@
 """Per-workspace settings that shape consent, scoring and reporting."""
 
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
+from types import MappingProxyType
 
 from privacy.purposes import ConsentMode
+from server.domain.retention import Retention
 
 DEFAULT_WORKSPACE = "default"
 
@@ -21,6 +24,21 @@ class WorkspaceSettings:
     # When on, a paid touch (paid_search, paid_social, affiliate) earns attribution credit only if
     # its consent snapshot also granted advertising (CCPA "sale/share" of the click data).
     paid_touches_need_advertising: bool = False
+    # Browser origins (scheme://host[:port]) whose pages may call the API with this workspace's
+    # customer tokens or INGEST keys.
+    allowed_origins: frozenset[str] = field(default_factory=frozenset)
+    # Days kept per data kind, only the kinds the workspace chose (the rest keep DEFAULT_DAYS).
+    retention: Retention = field(default_factory=lambda: MappingProxyType({}))
+
+
+# An exact browser origin: no wildcard, path or credentials, so "*" can never be configured.
+_ORIGIN = re.compile(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?")
+
+
+def is_origin(value: str) -> bool:
+    """An exact lower-case browser origin, scheme://host[:port]: no wildcard, path, or anything that
+    could add a directive where origins are written into a header."""
+    return _ORIGIN.fullmatch(value) is not None
 
 
 PAID_CHANNELS = ("paid_search", "paid_social", "affiliate")
@@ -35,4 +53,8 @@ def validate(settings: WorkspaceSettings) -> list[tuple[str, str]]:
         problems.append(("minReportProfiles", "OUT_OF_RANGE"))
     if len(settings.pii_traits) > 100 or len(settings.own_hosts) > 100:
         problems.append(("piiTraits" if len(settings.pii_traits) > 100 else "ownHosts", "TOO_MANY_ITEMS"))
+    if len(settings.allowed_origins) > 100:
+        problems.append(("allowedOrigins", "TOO_MANY_ITEMS"))
+    elif not all(is_origin(origin) for origin in settings.allowed_origins):
+        problems.append(("allowedOrigins", "INVALID_ORIGIN"))
     return problems

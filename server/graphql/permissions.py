@@ -7,7 +7,7 @@ from strawberry.extensions import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.schema_directive import Location
 
-from server.domain.access import Role
+from server.domain.access import CustomerScope, Role
 from server.graphql.context import Info
 from server.graphql.types.enums import Role as RoleEnum
 
@@ -15,23 +15,26 @@ from server.graphql.types.enums import Role as RoleEnum
 @strawberry.schema_directive(
     locations=[Location.FIELD_DEFINITION],
     name="requires",
-    description="Roles whose keys may use this field (ADMIN may use every field).",
+    description="Who may use this field: API keys of these roles, or CUSTOMER for a customer token.",
 )
 class Requires:
     roles: list[RoleEnum]  # type: ignore[valid-type]
 
 
 class RoleAllowed(BasePermission):
-    message = "This key's role may not use this field."
+    message = "This credential may not use this field."
     error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012 - strawberry's own attribute
 
-    def __init__(self, roles: frozenset[Role]) -> None:
+    def __init__(self, roles: frozenset[Role], scope: CustomerScope | None = None) -> None:
         self.roles = roles
+        self.scope = scope
         self._schema_directive = Requires(roles=sorted(roles, key=list(Role).index))
 
     async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         principal = info.context.principal
-        if principal.may(self.roles):
+        customer = principal.customer
+        in_scope = self.scope is None or (customer is not None and self.scope in customer.scopes)
+        if principal.may(self.roles) and in_scope:
             return True
         await info.context.services.audit.denied(principal, info.field_name)
         return False
@@ -40,3 +43,9 @@ class RoleAllowed(BasePermission):
 def allow(*roles: Role) -> list[FieldExtension]:
     """Field extensions admitting keys of `roles` (and ADMIN)."""
     return [PermissionExtension([RoleAllowed(frozenset((*roles, Role.ADMIN)))])]
+
+
+def customer_only(scope: CustomerScope) -> list[FieldExtension]:
+    """Field extensions admitting customer tokens minted with `scope`, and nothing else: these fields
+    answer about "me", and no API key, not even ADMIN's, has a "me"."""
+    return [PermissionExtension([RoleAllowed(frozenset({Role.CUSTOMER}), scope)])]

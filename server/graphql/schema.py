@@ -24,6 +24,7 @@ from strawberry.types import ExecutionContext
 from server.domain.errors import GranularError
 from server.graphql.errors import error_codes
 from server.graphql.mutations.create_api_key import CreateApiKey
+from server.graphql.mutations.create_customer_token import CreateCustomerToken
 from server.graphql.mutations.define_event import DefineEvent
 from server.graphql.mutations.define_trigger import DefineTrigger
 from server.graphql.mutations.fit_models import FitModels
@@ -31,8 +32,13 @@ from server.graphql.mutations.identify import Identify
 from server.graphql.mutations.opt_out import OptOut
 from server.graphql.mutations.request_erasure import RequestErasure
 from server.graphql.mutations.request_export import RequestExport
+from server.graphql.mutations.request_my_erasure import RequestMyErasure
+from server.graphql.mutations.request_my_export import RequestMyExport
 from server.graphql.mutations.revoke_api_key import RevokeApiKey
+from server.graphql.mutations.rotate_customer_token_key import RotateCustomerTokenKey
 from server.graphql.mutations.set_consent import SetConsent
+from server.graphql.mutations.set_my_consent import SetMyConsent
+from server.graphql.mutations.set_retention import SetRetention
 from server.graphql.mutations.track_events import TrackEvents
 from server.graphql.mutations.update_workspace_settings import UpdateWorkspaceSettings
 from server.graphql.operation_metrics import OperationMetrics
@@ -41,7 +47,9 @@ from server.graphql.queries.attribution import AttributionQueries
 from server.graphql.queries.compliance import ComplianceQueries
 from server.graphql.queries.funnel import FunnelQueries
 from server.graphql.queries.ltv import LtvQueries
+from server.graphql.queries.me import MeQueries
 from server.graphql.queries.profiles import ProfileQueries
+from server.graphql.queries.retention import RetentionQueries
 from server.graphql.queries.taxonomy import TaxonomyQueries
 from server.graphql.queries.triggers import TriggerQueries
 from server.graphql.queries.workspace import WorkspaceQueries
@@ -64,6 +72,8 @@ QUERY_AREAS: tuple[type, ...] = (
     ApiKeyQueries,
     WorkspaceQueries,
     TriggerQueries,
+    MeQueries,
+    RetentionQueries,
 )
 MUTATIONS: tuple[type, ...] = (
     TrackEvents,
@@ -78,6 +88,12 @@ MUTATIONS: tuple[type, ...] = (
     CreateApiKey,
     RevokeApiKey,
     UpdateWorkspaceSettings,
+    SetRetention,
+    CreateCustomerToken,
+    RotateCustomerTokenKey,
+    SetMyConsent,
+    RequestMyExport,
+    RequestMyErasure,
 )
 
 Query = merge_types("Query", QUERY_AREAS)

@@ -13,11 +13,12 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from server.domain.access import Principal, Role
+from server.domain.errors import GranularError
 from server.graphql.context import Context
 from server.graphql.errors import coded
 from server.graphql.rate_limit import RateLimiter
-from server.http.auth import authenticate
-from server.http.problems import unauthenticated
+from server.http.auth import authenticate, principal_for
+from server.http.problems import from_error
 from server.services import Services
 
 _NOBODY = Principal(workspace_id="", role=Role.INGEST, key_id="")
@@ -48,9 +49,10 @@ class GranularGraphQL(GraphQL[Context, None]):
                 # GraphiQL is a static page: it needs no key (its own requests carry one).
                 await (await self.render_graphql_ide(request))(scope, receive, send)
                 return
-            principal = await authenticate(request, request.app.state.services)
-            if principal is None:
-                await unauthenticated()(scope, receive, send)
+            try:
+                principal = await authenticate(request, request.app.state.services)
+            except GranularError as error:
+                await from_error(error)(scope, receive, send)
                 return
             scope.setdefault("state", {})["principal"] = principal
         await super().__call__(scope, receive, send)
@@ -92,12 +94,12 @@ class GranularGraphQL(GraphQL[Context, None]):
         params = context.connection_params or {}
         header = str(params.get("Authorization") or params.get("authorization") or "")
         scheme, _, secret = header.partition(" ")
-        principal = None
-        if scheme.lower() == "bearer" and secret.strip():
-            principal = await context.services.keys.authenticate(secret.strip())
-        if principal is None:
+        if scheme.lower() != "bearer" or not secret.strip():
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
-        context.principal = principal
+        try:
+            context.principal = await principal_for(secret.strip(), context.services)
+        except GranularError as error:
+            raise ConnectionRejectionError({"code": error.code}) from None
         return UNSET
 
     async def get_root_value(self, request: Request | WebSocket) -> Any:

@@ -1,4 +1,5 @@
-"""Who is calling: an API key as Bearer token, or (Segment-style) as HTTP Basic user name."""
+"""Who is calling: an API key (Bearer, or Segment-style as HTTP Basic user name) or a customer token
+(Bearer only). Credentials in URLs are never read."""
 
 import base64
 import binascii
@@ -6,11 +7,13 @@ import binascii
 from starlette.requests import HTTPConnection
 
 from server.domain.access import Principal
+from server.domain.errors import Forbidden, Unauthenticated
 from server.services import Services
+from server.services.customer_tokens import looks_like_token
 
 
 def presented_secret(connection: HTTPConnection) -> str | None:
-    """The key in the Authorization header; keys in URLs are never read."""
+    """The credential in the Authorization header."""
     header = connection.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     value = value.strip()
@@ -26,6 +29,38 @@ def presented_secret(connection: HTTPConnection) -> str | None:
     return None
 
 
-async def authenticate(connection: HTTPConnection, services: Services) -> Principal | None:
-    secret = presented_secret(connection)
-    return await services.keys.authenticate(secret) if secret else None
+async def principal_for(credential: str, services: Services) -> Principal:
+    """The caller a key or customer token stands for; Unauthenticated (with its code) otherwise."""
+    if looks_like_token(credential):
+        return await services.customer_tokens.authenticate(credential)
+    principal = await services.keys.authenticate(credential)
+    if principal is None:
+        raise Unauthenticated("A valid API key or customer token is required.")
+    return principal
+
+
+async def authenticate(connection: HTTPConnection, services: Services) -> Principal:
+    """The caller; a customer token from a browser must also come from an origin its workspace allows."""
+    credential = presented_secret(connection)
+    if credential is None:
+        raise Unauthenticated("A valid API key or customer token is required.")
+    principal = await principal_for(credential, services)
+    origin = connection.headers.get("origin")
+    if (
+        principal.customer is not None
+        and origin is not None
+        and not await _origin_allowed(connection, services, principal, origin)
+    ):
+        raise Forbidden(
+            "This page's origin may not use the workspace's customer tokens.", code="ORIGIN_NOT_ALLOWED"
+        )
+    return principal
+
+
+async def _origin_allowed(
+    connection: HTTPConnection, services: Services, principal: Principal, origin: str
+) -> bool:
+    own = f"{connection.url.scheme}://{connection.url.netloc}"
+    if origin == own or origin in connection.app.state.cors_origins:
+        return True
+    return origin in (await services.workspaces.get(principal)).allowed_origins

@@ -2,7 +2,15 @@
 
 from starlette.responses import JSONResponse
 
-from server.domain.errors import GranularError, RateLimited, Unavailable
+from server.domain.errors import (
+    Forbidden,
+    GranularError,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    Unauthenticated,
+    Unavailable,
+)
 
 
 def error_response(
@@ -15,29 +23,26 @@ def error_response(
     )
 
 
-_STATUS = {
-    "UNAUTHENTICATED": 401,
-    "FORBIDDEN": 403,
-    "NOT_FOUND": 404,
-    "PAYLOAD_TOO_LARGE": 413,
-    "RATE_LIMITED": 429,
-    "DB_UNAVAILABLE": 503,
-}
+# By kind, so every code of a kind (TOKEN_EXPIRED is Unauthenticated too) keeps its status.
+_STATUS: tuple[tuple[type[GranularError], int], ...] = (
+    (Unauthenticated, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (PayloadTooLarge, 413),
+    (RateLimited, 429),
+    (Unavailable, 503),
+)
 
 
 def from_error(error: GranularError) -> JSONResponse:
     headers: dict[str, str] = {}
-    if isinstance(error, RateLimited):
+    if isinstance(error, RateLimited | Unavailable):
         headers["Retry-After"] = str(error.retry_after)
-    if isinstance(error, Unavailable):
-        headers["Retry-After"] = str(error.retry_after)
-    return error_response(_STATUS.get(error.code, 400), error.code, error.message, headers)
-
-
-def unauthenticated() -> JSONResponse:
-    return error_response(
-        401, "UNAUTHENTICATED", "A valid API key is required.", {"WWW-Authenticate": "Bearer"}
-    )
+    if isinstance(error, Unauthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
+    # Errors raised with only a code (e.g. PAYLOAD_TOO_LARGE for an inflated body) map by the code.
+    status = next((s for kind, s in _STATUS if isinstance(error, kind) or kind.code == error.code), 400)
+    return error_response(status, error.code, error.message, headers)
 
 
 async def database_unavailable(request: object, exc: Exception) -> JSONResponse:

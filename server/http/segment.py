@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from server.domain.access import Role
 from server.domain.errors import GranularError
 from server.http.auth import authenticate
-from server.http.problems import error_response, from_error, unauthenticated
+from server.http.problems import error_response, from_error
 from server.services import Services
 from server.services.ingest import IngestResult
 
@@ -49,10 +49,11 @@ async def _body(request: Request, limit: int) -> Any:
 
 async def _ingest(request: Request, messages: list[Any], single: bool) -> Response:
     services: Services = request.app.state.services
-    principal = await authenticate(request, services)
-    if principal is None:
-        return unauthenticated()
-    if not principal.may(frozenset({Role.INGEST})):
+    try:
+        principal = await authenticate(request, services)
+    except GranularError as error:
+        return from_error(error)
+    if not principal.may(frozenset({Role.INGEST, Role.ADMIN})):
         await services.audit.denied(principal, request.url.path)
         return error_response(403, "FORBIDDEN", "This key's role may not ingest events.")
     gpc = request.headers.get("sec-gpc") == "1"

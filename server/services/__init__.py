@@ -8,6 +8,8 @@ from privacy.crypto import Keyring
 from server.services.analytics import AnalyticsService
 from server.services.audit import AuditService
 from server.services.consent import ConsentService
+from server.services.customer_tokens import CustomerTokenService
+from server.services.customers import CustomerService
 from server.services.dsr import DsrService, Stores
 from server.services.ingest import IngestService
 from server.services.keys import KeyService
@@ -15,6 +17,7 @@ from server.services.ltv import LtvService
 from server.services.models import ModelService
 from server.services.profiles import ProfileService
 from server.services.propensity import PropensityService
+from server.services.retention import RetentionService, RetentionStores
 from server.services.taxonomy import TaxonomyService
 from server.services.triggers import TriggerService
 from server.services.vault import Vault
@@ -29,6 +32,7 @@ from server.storage.events import Events
 from server.storage.merges import Merges
 from server.storage.model_fits import ModelFits
 from server.storage.profiles import Profiles
+from server.storage.retention import RetentionStore
 from server.storage.suppressions import Suppressions
 from server.storage.taxonomy import TaxonomyStore
 from server.storage.triggers import Triggers
@@ -56,13 +60,16 @@ class Services:
     models: ModelService
     workspaces: WorkspaceService
     triggers: TriggerService
+    retention: RetentionService
+    customer_tokens: CustomerTokenService
+    customers: CustomerService
 
     @classmethod
     def build(cls, db: Database, keyring: Keyring, clock: Callable[[], datetime] = utc_now) -> "Services":
         audit_log = AuditLog(db)
-        audit = AuditService(audit_log, clock)
-        taxonomy = TaxonomyService(TaxonomyStore(db))
         profiles, events, merges, workspaces = Profiles(db), Events(db), Merges(db), Workspaces(db)
+        audit = AuditService(audit_log, workspaces, clock)
+        taxonomy = TaxonomyService(TaxonomyStore(db))
         ledger, data_keys, suppressions = ConsentLedger(db), DataKeys(db), Suppressions(db)
         vault = Vault(data_keys, keyring)
         ingest = IngestService(
@@ -90,22 +97,51 @@ class Services:
         fits = ModelFits(db)
         ltv = LtvService(events, fits, audit, clock)
         propensity = PropensityService(events, fits, workspaces, clock)
+        profile_service = ProfileService(profiles, events, merges, workspaces, vault, audit, clock)
+        consent = ConsentService(ledger)
+        dsr = DsrService(
+            stores,
+            vault=vault,
+            keyring=keyring,
+            audit=audit,
+            ingest=ingest,
+            workspaces=workspaces,
+            clock=clock,
+        )
+        triggers = TriggerService(Triggers(db), workspaces, clock)
+        workspace_service = WorkspaceService(workspaces, audit)
         return cls(
             db=db,
             keyring=keyring,
             audit=audit,
-            keys=KeyService(ApiKeys(db), audit_log, keyring, clock),
+            keys=KeyService(ApiKeys(db), audit, keyring, clock),
             taxonomy=taxonomy,
             ingest=ingest,
-            profiles=ProfileService(profiles, events, merges, workspaces, vault, audit, clock),
-            consent=ConsentService(ledger),
-            dsr=DsrService(stores, vault=vault, keyring=keyring, audit=audit, ingest=ingest, clock=clock),
+            profiles=profile_service,
+            consent=consent,
+            dsr=dsr,
             analytics=AnalyticsService(events, workspaces, clock),
             ltv=ltv,
             propensity=propensity,
             models=ModelService(ltv, propensity),
-            workspaces=WorkspaceService(workspaces, audit),
-            triggers=TriggerService(Triggers(db), workspaces, clock),
+            workspaces=workspace_service,
+            triggers=triggers,
+            retention=RetentionService(
+                db.client,
+                RetentionStores(RetentionStore(db), profiles, events, data_keys, workspaces),
+                audit,
+                clock,
+            ),
+            customer_tokens=CustomerTokenService(workspaces, keyring, audit, clock),
+            customers=CustomerService(
+                profiles=profile_service,
+                consent=consent,
+                ingest=ingest,
+                dsr=dsr,
+                triggers=triggers,
+                workspaces=workspace_service,
+                clock=clock,
+            ),
         )
 
     async def ping(self) -> None:

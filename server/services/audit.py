@@ -5,12 +5,15 @@ from datetime import datetime
 from typing import Any
 
 from server.domain.access import Principal
+from server.domain.retention import DataKind, expires_at, period
 from server.storage.audit_log import AuditEntry, AuditLog
+from server.storage.workspaces import Workspaces
 
 
 class AuditService:
-    def __init__(self, log: AuditLog, clock: Callable[[], datetime]) -> None:
+    def __init__(self, log: AuditLog, workspaces: Workspaces, clock: Callable[[], datetime]) -> None:
         self._log = log
+        self._workspaces = workspaces
         self._clock = clock
 
     async def record(
@@ -21,11 +24,28 @@ class AuditService:
         profile_id: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
+        await self.record_as(
+            principal.workspace_id, principal.key_id, action, profile_id=profile_id, details=details
+        )
+
+    async def record_as(
+        self,
+        workspace_id: str,
+        actor: str,
+        action: str,
+        *,
+        profile_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """An entry by an actor that is not a request's principal (a download link, the CLI)."""
+        now = self._clock()
+        workspace = await self._workspaces.get(workspace_id)
         await self._log.append(
-            workspace_id=principal.workspace_id,
-            actor=principal.key_id,
+            workspace_id=workspace_id,
+            actor=actor,
             action=action,
-            at=self._clock(),
+            at=now,
+            expire_at=expires_at(now, period(workspace.retention, DataKind.AUDIT_LOG)),
             profile_id=profile_id,
             details=details,
         )

@@ -3,7 +3,7 @@
 from datetime import datetime
 from itertools import groupby
 
-from privacy.consent import PurposeState, state_at, verify_chain
+from privacy.consent import ConsentEntry, PurposeState, state_at, verify_chain
 from privacy.purposes import Purpose
 from server.domain.access import Principal
 from server.storage.consent_ledger import ConsentLedger
@@ -28,9 +28,16 @@ class ConsentService:
         ]
         return max(decided, key=lambda s: s.at) if decided else None
 
+    async def history(self, principal: Principal, profile_ids: list[str]) -> list[ConsentEntry]:
+        """Every decision recorded for these profiles, oldest first."""
+        entries = await self._ledger.history(principal.workspace_id, profile_ids)
+        return sorted(entries, key=lambda e: e.at)
+
     async def intact(self, principal: Principal, profile_ids: list[str]) -> bool:
-        """Every chain of these profiles verifies (no entry altered, removed or reordered)."""
+        """Every chain of these profiles verifies (no entry altered, removed or reordered), from its
+        oldest remaining entry: the entries before it expired under the ledger's retention."""
         entries = await self._ledger.history(principal.workspace_id, profile_ids)
         return all(
-            verify_chain(list(chain)) is None for _, chain in groupby(entries, key=lambda e: e.profile_id)
+            verify_chain(list(chain), truncated=True) is None
+            for _, chain in groupby(entries, key=lambda e: e.profile_id)
         )

@@ -17,6 +17,7 @@ from privacy.purposes import ConsentSource, Purpose
 from server.domain.access import Principal
 from server.domain.errors import InvalidInput, Unavailable
 from server.domain.profile import Profile
+from server.domain.retention import DataKind, expires_at, period
 from server.services.audit import AuditService
 from server.services.ingest import IngestService
 from server.services.vault import Vault
@@ -28,6 +29,7 @@ from server.storage.events import Events
 from server.storage.merges import Merges
 from server.storage.profiles import Profiles, scores_doc
 from server.storage.suppressions import Suppressions
+from server.storage.workspaces import Workspaces
 
 EXPORT_LINK_LIFETIME = timedelta(hours=24)
 
@@ -62,9 +64,11 @@ class DsrService:
         keyring: Keyring,
         audit: AuditService,
         ingest: IngestService,
+        workspaces: Workspaces,
         clock: Callable[[], datetime],
     ) -> None:
         self._s = stores
+        self._workspaces = workspaces
         self._vault = vault
         self._keyring = keyring
         self._audit = audit
@@ -124,6 +128,7 @@ class DsrService:
         profile_ids: list[str],
     ) -> DsrRecord:
         now = self._clock()
+        workspace = await self._workspaces.get(principal.workspace_id)
         record = await self._s.requests.create(
             principal.workspace_id,
             kind=kind,
@@ -133,6 +138,7 @@ class DsrService:
             requested_by=principal.key_id,
             subject_hashes=hashes,
             profile_ids=profile_ids,
+            expire_at=expires_at(now, period(workspace.retention, DataKind.DSR_REQUESTS)),
         )
         await self._audit.record(
             principal, f"dsr.{kind.value.lower()}.received", details={"request_id": record.id}
@@ -286,12 +292,8 @@ class DsrService:
                 if set(r.subject_hashes) & set(record.subject_hashes)
             ]
         )
-        await self._s.audit_log.append(
-            workspace_id=ws,
-            actor="export-link",
-            action="dsr.export.downloaded",
-            at=now,
-            details={"request_id": record.id},
+        await self._audit.record_as(
+            ws, "export-link", "dsr.export.downloaded", details={"request_id": record.id}
         )
 
     async def _profile_section(self, ws: str, profile: Profile) -> dict[str, Any]:

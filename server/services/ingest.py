@@ -4,9 +4,9 @@ One batch is one transaction, so nothing a caller sent is half-written, and a ba
 copy of itself is re-judged against what that copy stored (duplicates, never a 500).
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -14,6 +14,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from privacy.classification import split_traits
 from privacy.consent import (
+    ConsentEntry,
     apply_entry,
     changes,
     combine_most_restrictive,
@@ -29,7 +30,8 @@ from server.domain.affinity import add_affinity
 from server.domain.channel import derive_channel
 from server.domain.errors import InvalidInput, PayloadTooLarge
 from server.domain.identity import Known, Outcome, resolve
-from server.domain.profile import Profile, with_ids, with_traits
+from server.domain.profile import Profile, seen, with_ids, with_traits
+from server.domain.retention import DataKind, expires_at, is_expired, period, profile_expiry
 from server.domain.scoring import EMPTY_STATE, ScoredEvent, apply_event
 from server.domain.taxonomy import EventDefinition, value_for
 from server.domain.workspace import WorkspaceSettings
@@ -274,7 +276,7 @@ class _Batch:
         self.by_anonymous: dict[str, str] = {}
         self.changed: set[str] = set()
         self.rescore: set[str] = set()
-        self.ledger: list[tuple[int, Any]] = []
+        self.ledger: list[tuple[int, ConsentEntry, datetime]] = []
         self.events: list[StoredEvent] = []
         self.merges: list[dict[str, Any]] = []
 
@@ -294,8 +296,13 @@ class _Batch:
             await self._rescore(session, profile_id)
         await self.s._events.insert(ws, self.events, session=session)
         await self.s._ledger.append(ws, self.ledger, session=session)
-        await self.s._profiles.save_all(ws, [self.profiles[p] for p in self.changed], session=session)
+        changed = [self.profiles[p] for p in self.changed]
+        expiry = {p.id: profile_expiry(p.last_active, self.workspace.retention) for p in changed}
+        await self.s._profiles.save_all(ws, changed, expire_at=expiry, session=session)
         await self.s._merges.record(ws, self.merges, session=session)
+
+    def _kept(self, kind: DataKind) -> timedelta:
+        return period(self.workspace.retention, kind)
 
     async def _load(self, session: AsyncClientSession, messages: list[Message]) -> None:
         user_ids = sorted({m.payload.user_id for m in messages if m.payload.user_id})
@@ -377,6 +384,8 @@ class _Batch:
             merged = with_traits(merged, {name: trait.value}, trait.at)
         for anonymous_id in loser.anonymous_ids:
             merged = with_ids(merged, user_id=None, anonymous_id=anonymous_id)
+        if loser.last_active is not None:
+            merged = seen(merged, loser.last_active)
         merged = self._consent(merged, _combined(winner, loser), None, self.received_at)
         self._put(replace(loser, merged_into=winner.id, anonymous_ids=(), user_id=None))
         self.by_user.pop(loser.user_id or "", None)
@@ -409,14 +418,14 @@ class _Batch:
                 at=at,
                 prev_hash=head or None,
             )
-            self.ledger.append((seq, entry))
+            self.ledger.append((seq, entry, expires_at(entry.at, self._kept(DataKind.CONSENT_LEDGER))))
             state = apply_entry(state, entry)
             head = entry.hash
         return replace(profile, consent=state, consent_head=(seq, head))
 
     async def _judge(self, session: AsyncClientSession, message: Message) -> None:
         payload = message.payload
-        profile = await self._profile_for(session, message)
+        profile = seen(await self._profile_for(session, message), message.at)
         profile = self._consent(profile, list(message.decisions), message.policy_version, self.received_at)
         if payload.traits:
             plain, pii = split_traits(payload.traits, self.workspace.pii_traits)
@@ -466,12 +475,19 @@ class _Batch:
             properties=properties,
             context=context,
             consent=consent,
+            expire_at=expires_at(message.at, self._kept(DataKind.EVENTS)),
         )
         self.events.append(event)
         self.accepted += 1
         if definition is None:
             self.unplanned[name] = self.unplanned.get(name, 0) + 1
-        if consent.get(Purpose.PERSONALIZATION.value) and profile.id not in self.rescore:
+        # A backfilled event already past its retention is stored (the TTL monitor removes it) but not
+        # scored: the retention sweep would only have to take it out again.
+        if (
+            consent.get(Purpose.PERSONALIZATION.value)
+            and profile.id not in self.rescore
+            and not is_expired(event.expire_at, self.received_at)
+        ):
             self._put(_scored(profile, event, self.workspace))
 
     async def _rescore(self, session: AsyncClientSession, profile_id: str) -> None:
@@ -479,11 +495,19 @@ class _Batch:
         ws = self.workspace.id
         stored = [e async for e in self.s._events.of_profile(ws, profile_id, session=session)]
         pending = [e for e in self.events if e.profile_id == profile_id]
-        profile = replace(self.profiles[profile_id], scores=EMPTY_STATE, affinities={})
-        for event in sorted([*stored, *pending], key=lambda e: e.timestamp):
-            if event.consent.get(Purpose.PERSONALIZATION.value):
-                profile = _scored(profile, event, self.workspace)
-        self._put(profile)
+        self._put(rescored(self.profiles[profile_id], [*stored, *pending], self.workspace, self.received_at))
+
+
+def rescored(
+    profile: Profile, events: Iterable[StoredEvent], workspace: WorkspaceSettings, now: datetime
+) -> Profile:
+    """Scores and affinities from scratch, over the events that granted personalization and have not
+    expired at `now` (the TTL monitor may not have deleted them yet)."""
+    profile = replace(profile, scores=EMPTY_STATE, affinities={})
+    for event in sorted(events, key=lambda e: e.timestamp):
+        if event.consent.get(Purpose.PERSONALIZATION.value) and not is_expired(event.expire_at, now):
+            profile = _scored(profile, event, workspace)
+    return profile
 
 
 def _scored(profile: Profile, event: StoredEvent, workspace: WorkspaceSettings) -> Profile:

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from datetime import datetime
 
 from privacy.crypto import Keyring, api_key_digest
-from server.domain.access import Principal, Role
-from server.domain.errors import NotFound
+from server.domain.access import KEY_ROLES, Principal, Role
+from server.domain.errors import InvalidInput, NotFound
+from server.services.audit import AuditService
 from server.storage.api_keys import ApiKeyRecord, ApiKeys
-from server.storage.audit_log import AuditLog
 
 CACHE_SECONDS = 2.0
 SECRET_PREFIX = "gr_"  # noqa: S105 - a prefix, not a secret
@@ -17,7 +17,7 @@ SECRET_PREFIX = "gr_"  # noqa: S105 - a prefix, not a secret
 
 class KeyService:
     def __init__(
-        self, keys: ApiKeys, audit: AuditLog, keyring: Keyring, clock: Callable[[], datetime]
+        self, keys: ApiKeys, audit: AuditService, keyring: Keyring, clock: Callable[[], datetime]
     ) -> None:
         self._keys = keys
         self._audit = audit
@@ -50,17 +50,19 @@ class KeyService:
     async def create(
         self, *, workspace_id: str, role: Role, name: str, actor: str
     ) -> tuple[ApiKeyRecord, str]:
+        if role not in KEY_ROLES:
+            raise InvalidInput(
+                "CUSTOMER is not a key role: mint customer tokens with createCustomerToken.",
+                field="role",
+                code="NOT_A_KEY_ROLE",
+            )
         secret = SECRET_PREFIX + secrets.token_urlsafe(32)
         now = self._clock()
         record = await self._keys.insert(
             workspace_id=workspace_id, role=role, name=name, digest=self._digest(secret), now=now
         )
-        await self._audit.append(
-            workspace_id=workspace_id,
-            actor=actor,
-            action="api_key.created",
-            at=now,
-            details={"key_id": record.id, "role": role.value},
+        await self._audit.record_as(
+            workspace_id, actor, "api_key.created", details={"key_id": record.id, "role": role.value}
         )
         return record, secret
 
@@ -69,13 +71,7 @@ class KeyService:
         if not await self._keys.revoke(workspace_id=principal.workspace_id, key_id=key_id, now=now):
             raise NotFound("No such API key.", field="id")
         self._known = {d: entry for d, entry in self._known.items() if entry[1].key_id != key_id}
-        await self._audit.append(
-            workspace_id=principal.workspace_id,
-            actor=principal.key_id,
-            action="api_key.revoked",
-            at=now,
-            details={"key_id": key_id},
-        )
+        await self._audit.record(principal, "api_key.revoked", details={"key_id": key_id})
 
     async def ensure_bootstrap(self, *, workspace_id: str, secret: str) -> None:
         """The operator's GRANULAR_BOOTSTRAP_ADMIN_KEY exists as an active ADMIN key."""

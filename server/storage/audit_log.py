@@ -7,6 +7,7 @@ from typing import Any
 from bson import ObjectId
 
 from server.storage.client import Database, Document
+from server.storage.retention import EXPIRE_AT
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class AuditLog:
         actor: str,
         action: str,
         at: datetime,
+        expire_at: datetime,
         profile_id: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
@@ -41,6 +43,7 @@ class AuditLog:
                 "action": action,
                 "profile_id": profile_id,
                 "details": details or {},
+                EXPIRE_AT: expire_at,
             }
         )
 

@@ -1,10 +1,13 @@
 """The consent_ledger collection: append-only, one hash chain per profile, ordered by `seq`."""
 
+from datetime import datetime
+
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from privacy.consent import ConsentEntry
 from privacy.purposes import ConsentSource, Purpose
 from server.storage.client import Database, Document
+from server.storage.retention import EXPIRE_AT
 
 
 def _entry(doc: Document) -> ConsentEntry:
@@ -27,11 +30,11 @@ class ConsentLedger:
     async def append(
         self,
         workspace_id: str,
-        entries: list[tuple[int, ConsentEntry]],
+        entries: list[tuple[int, ConsentEntry, datetime]],
         *,
         session: AsyncClientSession | None = None,
     ) -> None:
-        """Insert entries with their sequence numbers; a taken seq fails (the chain cannot fork)."""
+        """Insert (seq, entry, expiry) triples; a taken seq fails (the chain cannot fork)."""
         if not entries:
             return
         await self._collection.insert_many(
@@ -47,8 +50,9 @@ class ConsentLedger:
                     "at": entry.at,
                     "prev_hash": entry.prev_hash,
                     "hash": entry.hash,
+                    EXPIRE_AT: expire_at,
                 }
-                for seq, entry in entries
+                for seq, entry, expire_at in entries
             ],
             session=session,
         )

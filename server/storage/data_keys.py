@@ -51,6 +51,17 @@ class DataKeys:
         )
         return result.deleted_count
 
+    async def workspace_ids(self) -> list[str]:
+        return [str(w) for w in await self._collection.distinct("workspace_id")]
+
+    async def profile_ids(self, workspace_id: str, *, after: str | None, limit: int) -> list[str]:
+        """The profiles that have a key, in id order, a page at a time."""
+        query: dict[str, object] = {"workspace_id": workspace_id}
+        if after is not None:
+            query["profile_id"] = {"$gt": after}
+        cursor = self._collection.find(query, {"profile_id": 1}).sort("profile_id", 1).limit(limit)
+        return [doc["profile_id"] async for doc in cursor]
+
     async def all_wrapped(self) -> list[tuple[str, str, WrappedKey]]:
         """Every wrapped key (for KEK rotation, which re-wraps keys and never touches data)."""
         return [

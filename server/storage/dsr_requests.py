@@ -9,6 +9,7 @@ from pymongo import ReturnDocument
 
 from privacy.erasure import DsrKind, DsrStatus, Regulation
 from server.storage.client import Database, Document
+from server.storage.retention import EXPIRE_AT
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class DsrRequests:
         requested_by: str,
         subject_hashes: list[str],
         profile_ids: list[str],
+        expire_at: datetime,
     ) -> DsrRecord:
         doc: Document = {
             "_id": "dsr_" + secrets.token_hex(10),
@@ -77,6 +79,7 @@ class DsrRequests:
             "subject_hashes": subject_hashes,
             "profile_ids": profile_ids,
             "result": {},
+            EXPIRE_AT: expire_at,
         }
         await self._collection.insert_one(doc)
         return _record(doc)

@@ -31,7 +31,8 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """Run in a child before exec: the kernel kills the child when its parent dies, however it dies."""
     # Linux only: the child is killed when the server dies, even by SIGKILL, so no orphan database
     # keeps the data dir locked. SIGKILL, not SIGTERM: a graceful shutdown with clients still
     # connected was seen to hang; with --sync-on-commit every acknowledged write is already on disk.
@@ -53,9 +54,12 @@ def _executable() -> list[str]:
 class EmbeddedDatabase:
     """A SecantusDB child with data under `storage_path`; `uri` is valid between start and stop."""
 
-    def __init__(self, storage_path: Path, *, test_commands: bool = False) -> None:
+    def __init__(
+        self, storage_path: Path, *, test_commands: bool = False, config: Path | None = None
+    ) -> None:
         self.storage_path = storage_path
         self.test_commands = test_commands
+        self.config = config  # a secantusd.toml (tests shorten the TTL monitor's interval with one)
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
         self._log_path = storage_path.parent / "secantusd.log"
@@ -85,9 +89,11 @@ class EmbeddedDatabase:
         ]
         if self.test_commands:
             args.append("--enable-test-commands")
+        if self.config is not None:
+            args.extend(["--config", str(self.config)])
         with self._log_path.open("wb") as log:
             self._process = subprocess.Popen(  # noqa: S603 - fixed executable, no shell
-                args, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+                args, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
             )
         self._wait_for_ping(timeout)
         return self.uri

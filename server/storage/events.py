@@ -11,6 +11,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from server.domain.errors import InvalidInput
 from server.domain.taxonomy import Phase
 from server.storage.client import Database, Document
+from server.storage.retention import EXPIRE_AT
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class StoredEvent:
     properties: dict[str, Any]
     context: dict[str, Any]
     consent: dict[str, bool]
+    expire_at: datetime | None = None  # None: written before retention existed, never expires
 
 
 def to_doc(workspace_id: str, event: StoredEvent) -> Document:
@@ -52,6 +54,7 @@ def to_doc(workspace_id: str, event: StoredEvent) -> Document:
         "properties": event.properties,
         "context": event.context,
         "consent": event.consent,
+        EXPIRE_AT: event.expire_at,
     }
 
 
@@ -72,6 +75,7 @@ def of_doc(doc: Document) -> StoredEvent:
         properties=doc.get("properties", {}),
         context=doc.get("context", {}),
         consent=doc.get("consent", {}),
+        expire_at=doc.get(EXPIRE_AT),
     )
 
 

@@ -3,6 +3,7 @@
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from server.storage.client import Database
+from server.storage.retention import TTL_INDEX
 
 INDEXES: dict[str, list[IndexModel]] = {
     "workspaces": [],
@@ -21,6 +22,7 @@ INDEXES: dict[str, list[IndexModel]] = {
             name="by_profile_time",
         ),
         IndexModel([("workspace_id", ASCENDING), ("timestamp", ASCENDING)], name="by_time"),
+        TTL_INDEX,
     ],
     "profiles": [
         IndexModel(
@@ -32,6 +34,9 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("workspace_id", ASCENDING), ("anonymous_ids", ASCENDING)], name="by_anonymous_id"),
         IndexModel([("workspace_id", ASCENDING), ("blind_index", ASCENDING)], name="by_blind_index"),
         IndexModel([("workspace_id", ASCENDING), ("merged_into", ASCENDING)], name="by_merged_into"),
+        # The retention sweep looks for profiles whose oldest scored event has expired.
+        IndexModel([("workspace_id", ASCENDING), ("first_seen", ASCENDING)], name="by_first_seen"),
+        TTL_INDEX,
     ],
     "consent_ledger": [
         IndexModel(
@@ -39,6 +44,7 @@ INDEXES: dict[str, list[IndexModel]] = {
             unique=True,
             name="chain_order",
         ),
+        TTL_INDEX,
     ],
     "merges": [
         IndexModel([("workspace_id", ASCENDING), ("winner_id", ASCENDING)], name="by_winner"),
@@ -56,6 +62,7 @@ INDEXES: dict[str, list[IndexModel]] = {
             [("workspace_id", ASCENDING), ("profile_id", ASCENDING), ("at", DESCENDING)],
             name="by_profile",
         ),
+        TTL_INDEX,
     ],
     "data_keys": [
         IndexModel(
@@ -69,6 +76,7 @@ INDEXES: dict[str, list[IndexModel]] = {
             [("workspace_id", ASCENDING), ("status", ASCENDING), ("deadline", ASCENDING)],
             name="queue",
         ),
+        TTL_INDEX,
     ],
     "suppressions": [
         IndexModel([("workspace_id", ASCENDING), ("hash", ASCENDING)], unique=True, name="hash_unique"),

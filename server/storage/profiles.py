@@ -18,6 +18,7 @@ from server.domain.profile import Profile, Trait
 from server.domain.scoring import EMPTY_STATE, DecayedSum, ScoreState
 from server.domain.taxonomy import Phase
 from server.storage.client import Database, Document
+from server.storage.retention import EXPIRE_AT
 
 _SCORE_TYPES = typing.get_type_hints(ScoreState)
 
@@ -54,7 +55,7 @@ def scores_of(doc: Mapping[str, Any] | None) -> ScoreState:
     return ScoreState(**{name: _decode(_SCORE_TYPES[name], doc.get(name)) for name in _SCORE_TYPES})
 
 
-def to_doc(workspace_id: str, profile: Profile) -> Document:
+def to_doc(workspace_id: str, profile: Profile, expire_at: datetime | None) -> Document:
     return {
         "_id": profile.id,
         "workspace_id": workspace_id,
@@ -73,6 +74,8 @@ def to_doc(workspace_id: str, profile: Profile) -> Document:
         "first_seen": profile.scores.first_seen,
         "last_seen": profile.scores.last_seen,
         "merged_into": profile.merged_into,
+        "last_active": profile.last_active,
+        EXPIRE_AT: expire_at,
     }
 
 
@@ -97,6 +100,7 @@ def of_doc(doc: Document) -> Profile:
             k: DecayedSum(total=v["total"], ref=v["ref"]) for k, v in doc.get("affinities", {}).items()
         },
         merged_into=doc.get("merged_into"),
+        last_active=doc.get("last_active"),
     )
 
 
@@ -150,14 +154,16 @@ class Profiles:
         workspace_id: str,
         profiles: list[Profile],
         *,
+        expire_at: Mapping[str, datetime | None],
         session: AsyncClientSession | None = None,
     ) -> None:
+        """Write whole profiles, each with its expiry (by id) re-stamped in the same write."""
         if profiles:
             await self._collection.bulk_write(
                 [
                     ReplaceOne(
                         {"_id": p.id, "workspace_id": workspace_id},
-                        to_doc(workspace_id, p),
+                        to_doc(workspace_id, p, expire_at.get(p.id)),
                         upsert=True,
                     )
                     for p in profiles
@@ -241,6 +247,25 @@ class Profiles:
     async def of_ids(self, workspace_id: str, profile_ids: list[str]) -> list[Profile]:
         cursor = self._collection.find({"workspace_id": workspace_id, "_id": {"$in": profile_ids}})
         return [of_doc(doc) async for doc in cursor]
+
+    async def scored_before(self, workspace_id: str, cutoff: datetime) -> AsyncIterator[Profile]:
+        """Live profiles whose oldest scored event is at or before `cutoff`, streamed."""
+        cursor = self._collection.find(
+            {"workspace_id": workspace_id, "merged_into": None, "first_seen": {"$lte": cutoff}},
+            batch_size=200,
+        )
+        async for doc in cursor:
+            yield of_doc(doc)
+
+    async def workspace_ids(self) -> list[str]:
+        return [str(w) for w in await self._collection.distinct("workspace_id")]
+
+    async def existing(self, workspace_id: str, profile_ids: list[str]) -> set[str]:
+        """Which of these profiles exist (live or merged)."""
+        cursor = self._collection.find(
+            {"workspace_id": workspace_id, "_id": {"$in": profile_ids}}, {"_id": 1}
+        )
+        return {doc["_id"] async for doc in cursor}
 
     async def delete(self, workspace_id: str, profile_ids: list[str]) -> int:
         result = await self._collection.delete_many(

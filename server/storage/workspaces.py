@@ -1,28 +1,51 @@
 """The workspaces collection: per-workspace settings (defaults when a workspace has none stored)."""
 
 import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from types import MappingProxyType
+from typing import Generic, TypeVar
+
+from pymongo import ReturnDocument
 
 from privacy.purposes import ConsentMode
+from server.domain.retention import DataKind
 from server.domain.workspace import WorkspaceSettings
 from server.storage.client import Database
 
 # Settings are read on every request and change rarely: each process re-reads them this often.
 CACHE_SECONDS = 5.0
+_EVERY_WORKSPACE = ""
+T = TypeVar("T")
+
+
+class _Recent(Generic[T]):
+    """Values remembered for CACHE_SECONDS; a change made by this process forgets its entry at once."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, T]] = {}
+
+    async def get(self, key: str, load: Callable[[], Awaitable[T]]) -> T:
+        cached = self._entries.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        value = await load()
+        self._entries[key] = (time.monotonic() + CACHE_SECONDS, value)
+        return value
+
+    def forget(self, key: str) -> None:
+        self._entries.pop(key, None)
 
 
 class Workspaces:
     def __init__(self, db: Database) -> None:
         self._collection = db["workspaces"]
-        self._cache: dict[str, tuple[float, WorkspaceSettings]] = {}
+        self._settings = _Recent[WorkspaceSettings]()
+        self._generations = _Recent[int]()
+        self._origins = _Recent[frozenset[str]]()
 
     async def get(self, workspace_id: str) -> WorkspaceSettings:
-        cached = self._cache.get(workspace_id)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        settings = await self._read(workspace_id)
-        self._cache[workspace_id] = (time.monotonic() + CACHE_SECONDS, settings)
-        return settings
+        return await self._settings.get(workspace_id, lambda: self._read(workspace_id))
 
     async def _read(self, workspace_id: str) -> WorkspaceSettings:
         doc = await self._collection.find_one({"_id": workspace_id})
@@ -37,21 +60,59 @@ class Workspaces:
             pii_traits=frozenset(doc.get("pii_traits", [])),
             own_hosts=frozenset(doc.get("own_hosts", [])),
             paid_touches_need_advertising=doc.get("paid_touches_need_advertising", False),
+            allowed_origins=frozenset(doc.get("allowed_origins", [])),
+            retention=MappingProxyType(
+                {DataKind(kind): days for kind, days in doc.get("retention_days", {}).items()}
+            ),
         )
 
     async def save(self, settings: WorkspaceSettings) -> None:
-        self._cache.pop(settings.id, None)
-        await self._collection.replace_one(
+        self._settings.forget(settings.id)
+        self._origins.forget(_EVERY_WORKSPACE)
+        # $set, not a replacement: the document also holds state that is not a setting (e.g. the
+        # customer-token secret's generation), changed by its own operations.
+        await self._collection.update_one(
             {"_id": settings.id},
             {
-                "_id": settings.id,
-                "consent_mode": settings.consent_mode.value,
-                "half_life_days": settings.half_life / timedelta(days=1),
-                "ingest_may_merge_identified": settings.ingest_may_merge_identified,
-                "min_report_profiles": settings.min_report_profiles,
-                "pii_traits": sorted(settings.pii_traits),
-                "own_hosts": sorted(settings.own_hosts),
-                "paid_touches_need_advertising": settings.paid_touches_need_advertising,
+                "$set": {
+                    "consent_mode": settings.consent_mode.value,
+                    "half_life_days": settings.half_life / timedelta(days=1),
+                    "ingest_may_merge_identified": settings.ingest_may_merge_identified,
+                    "min_report_profiles": settings.min_report_profiles,
+                    "pii_traits": sorted(settings.pii_traits),
+                    "own_hosts": sorted(settings.own_hosts),
+                    "paid_touches_need_advertising": settings.paid_touches_need_advertising,
+                    "allowed_origins": sorted(settings.allowed_origins),
+                    "retention_days": {kind.value: days for kind, days in settings.retention.items()},
+                }
             },
             upsert=True,
         )
+
+    async def token_generation(self, workspace_id: str) -> int:
+        """Which customer-token key of the workspace is current (0 until the first rotation)."""
+
+        async def load() -> int:
+            doc = await self._collection.find_one({"_id": workspace_id}, {"token_generation": 1})
+            return int((doc or {}).get("token_generation", 0))
+
+        return await self._generations.get(workspace_id, load)
+
+    async def next_token_generation(self, workspace_id: str) -> int:
+        """Rotate: the next generation becomes current, so every token signed before is refused."""
+        doc = await self._collection.find_one_and_update(
+            {"_id": workspace_id},
+            {"$inc": {"token_generation": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        self._generations.forget(workspace_id)
+        return int(doc["token_generation"])
+
+    async def allowed_origins(self) -> frozenset[str]:
+        """The browser origins any workspace allows (a CORS preflight does not say its workspace)."""
+
+        async def load() -> frozenset[str]:
+            return frozenset(await self._collection.distinct("allowed_origins"))
+
+        return await self._origins.get(_EVERY_WORKSPACE, load)

@@ -1,9 +1,7 @@
 """The dashboard in a real browser: headless Chromium (Debian's package) driven by Playwright."""
 
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -11,12 +9,9 @@ import pytest
 from server.domain.demo_shop import Plan, messages
 from server.settings import Settings
 from tests.conftest import ADMIN_KEY, served
+from tests.http.browser import SCREENSHOTS, browser_page, needs_chromium
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)"
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture
@@ -59,25 +54,11 @@ def _an_anonymous_id_with_events(url: str) -> str:
 
 
 def test_the_dashboard_shows_attribution_switches_models_and_looks_up_a_profile(shop: str) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     visitor = _an_anonymous_id_with_events(shop)
-    SCREENSHOTS.mkdir(exist_ok=True)
     errors: list[str] = []
-    args = [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
-    ]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
-        page = browser.new_page(viewport={"width": 1366, "height": 900})
-        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-        page.on("pageerror", lambda error: errors.append(str(error)))
+    with browser_page(errors, width=1366, height=900) as page:
         page.goto(shop + "/dashboard/")
         assert "key" not in page.url
         page.fill("#key", ADMIN_KEY)
@@ -101,7 +82,6 @@ def test_the_dashboard_shows_attribution_switches_models_and_looks_up_a_profile(
             page.click(f"button[data-view={view}]")
             expect(page.locator("#status")).not_to_have_text("Loading…", timeout=30_000)
             page.screenshot(path=str(SCREENSHOTS / f"dashboard-{view}.png"), full_page=True)
-        browser.close()
     assert errors == []
 
 

@@ -165,6 +165,24 @@ def test_a_removed_first_entry_is_reported_at_index_zero() -> None:
     assert verify_chain(_chain(*THREE)[1:]) == 0
 
 
+def test_a_chain_whose_oldest_entries_expired_verifies_from_the_oldest_remaining() -> None:
+    assert verify_chain(_chain(*THREE)[1:], truncated=True) is None
+    assert verify_chain(_chain(*THREE)[2:], truncated=True) is None
+
+
+def test_after_expiry_an_altered_or_removed_later_entry_is_still_found() -> None:
+    remaining = _chain(*THREE)[1:]
+    altered = replace(remaining[1], granted=not remaining[1].granted)
+    assert verify_chain([remaining[0], altered], truncated=True) == 1
+    assert verify_chain([*_chain(*THREE)[:1], remaining[1]], truncated=True) == 1
+
+
+def test_after_expiry_an_altered_oldest_remaining_entry_is_still_found() -> None:
+    remaining = _chain(*THREE)[1:]
+    altered = replace(remaining[0], granted=not remaining[0].granted)
+    assert verify_chain([altered, remaining[1]], truncated=True) == 0
+
+
 def test_swapped_entries_break_the_chain() -> None:
     entries = _chain(*THREE)
     assert verify_chain([entries[0], entries[2], entries[1]]) == 1

@@ -34,8 +34,5 @@ class SetConsent:
         )
         return ConsentState(
             profile_id=strawberry.ID(profile.id),
-            purposes=[
-                PurposeConsent(purpose=p, granted=s.granted, source=s.source, at=s.at)
-                for p, s in sorted(profile.consent.items())
-            ],
+            purposes=PurposeConsent.rows(profile.consent),
         )

@@ -7,7 +7,11 @@ from privacy.purposes import Purpose as DomainPurpose
 from server.domain.access import Role as DomainRole
 from server.domain.taxonomy import Phase as DomainPhase
 
-Role = strawberry.enum(DomainRole, name="Role", description="What an API key may do.")
+Role = strawberry.enum(
+    DomainRole,
+    name="Role",
+    description="What an API key may do; CUSTOMER marks fields for customer tokens (never a key's role).",
+)
 
 Purpose = strawberry.enum(DomainPurpose, name="Purpose", description="Why data may be processed.")
 ConsentSource = strawberry.enum(

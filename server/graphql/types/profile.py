@@ -1,8 +1,10 @@
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 import strawberry
 
+from privacy.consent import PurposeState
+from privacy.purposes import Purpose as DomainPurpose
 from server.domain.scoring import Contribution
 from server.domain.scoring import ScoreExplanation as DomainExplanation
 from server.graphql.types.enums import ConsentSource, Phase, Purpose
@@ -23,6 +25,13 @@ class PurposeConsent:
     granted: bool
     source: ConsentSource  # type: ignore[valid-type]
     at: datetime
+
+    @classmethod
+    def rows(cls, consent: Mapping[DomainPurpose, PurposeState]) -> list["PurposeConsent"]:
+        """One row per decided purpose, in the purposes' order."""
+        return [
+            cls(purpose=p, granted=s.granted, source=s.source, at=s.at) for p, s in sorted(consent.items())
+        ]
 
 
 @strawberry.type(description="One event's part in a score: weight = value · 2^(−age/half-life).")
@@ -108,10 +117,7 @@ class Profile:
             engagement_score=scores.engagement if scores else None,
             intent_score=scores.intent if scores else None,
             affinities=[Affinity(key=k, weight=w) for k, w in scores.affinities] if scores else [],
-            consent=[
-                PurposeConsent(purpose=p, granted=s.granted, source=s.source, at=s.at)
-                for p, s in sorted(view.consent.items())
-            ],
+            consent=PurposeConsent.rows(view.consent),
             traits=view.traits,
             first_seen=profile.scores.first_seen,
             last_seen=profile.scores.last_seen,

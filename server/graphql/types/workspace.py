@@ -19,6 +19,9 @@ class WorkspaceSettings:
     pii_traits: list[str]
     own_hosts: list[str]
     paid_touches_need_advertising: bool
+    allowed_origins: list[str] = strawberry.field(
+        description="Browser origins (scheme://host[:port]) allowed to call with customer tokens."
+    )
 
     @classmethod
     def of(cls, s: DomainSettings) -> "WorkspaceSettings":
@@ -30,6 +33,7 @@ class WorkspaceSettings:
             pii_traits=sorted(s.pii_traits),
             own_hosts=sorted(s.own_hosts),
             paid_touches_need_advertising=s.paid_touches_need_advertising,
+            allowed_origins=sorted(s.allowed_origins),
         )
 
 
@@ -42,6 +46,7 @@ class WorkspaceSettingsInput:
     pii_traits: list[str] | None = None
     own_hosts: list[str] | None = None
     paid_touches_need_advertising: bool | None = None
+    allowed_origins: list[str] | None = None
 
     def changes(self) -> dict[str, object]:
         return {
@@ -52,4 +57,9 @@ class WorkspaceSettingsInput:
             "pii_traits": frozenset(self.pii_traits) if self.pii_traits is not None else None,
             "own_hosts": frozenset(h.lower() for h in self.own_hosts) if self.own_hosts is not None else None,
             "paid_touches_need_advertising": self.paid_touches_need_advertising,
+            "allowed_origins": (
+                frozenset(o.lower().rstrip("/") for o in self.allowed_origins)
+                if self.allowed_origins is not None
+                else None
+            ),
         }
