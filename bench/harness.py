@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from server.storage.embedded import EmbeddedDatabase, free_port
+from server.storage.embedded import EmbeddedDatabase, die_with_parent, free_port
 
 TICKS = os.sysconf("SC_CLK_TCK")
 ADMIN_KEY = "gr_bench_admin_key"
@@ -40,6 +40,7 @@ class Process:
                 env={**os.environ, **env},
                 stdout=output,
                 stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent,  # a bench killed with -9 leaves no server behind
             )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -9,6 +9,7 @@ import pytest
 from server.settings import Settings
 from tests.conftest import ADMIN_KEY, Api, running
 from tests.factories import track
+from tests.graphql.test_track_events import TRACK
 
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
@@ -111,3 +112,20 @@ async def test_a_batch_retried_inside_its_transaction_is_counted_once(api: Api) 
     assert response.status_code == 200
     assert (response.json()["accepted"], response.json()["duplicates"]) == (2, 0)
     assert await api.db["events"].count_documents({}) == 2
+
+
+async def test_a_query_over_its_time_budget_ends_with_timeout(api: Api) -> None:
+    await api.gql(TRACK, {"events": [track(user_id="u1")]})
+    await api.db.client.admin.command(
+        {
+            "configureFailPoint": "failCommand",
+            "mode": {"times": 1},
+            "data": {"failCommands": ["find"], "errorCode": 50, "appName": "granular"},  # MaxTimeMSExpired
+        }
+    )
+    try:
+        body = await api.gql('{ profile(userId: "u1") { id } }')
+    finally:
+        await api.db.client.admin.command({"configureFailPoint": "failCommand", "mode": "off"})
+    assert body["errors"][0]["extensions"]["code"] == "TIMEOUT"
+    assert body["errors"][0]["message"] == "The operation ran out of time."
