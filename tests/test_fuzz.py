@@ -1,4 +1,4 @@
-"""A schemathesis GraphQL fuzz run over schema.graphql with each role's key, bounded in examples:
+"""A schemathesis GraphQL fuzz run over schema.graphql with each role's key and a customer token, bounded in examples:
 no 5xx, no uncoded or unmasked error, no personal data to roles that may not see it."""
 
 import uuid
@@ -34,7 +34,8 @@ def target(mongodb_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 def _prepare(url: str) -> dict[str, Any]:
-    """A profile with an e-mail to leak, and a key of every role."""
+    """A profile with an e-mail to leak, a key of every role, and a token of another customer (so
+    that a fuzzed requestMyErasure cannot take away the profile the leak checks look for)."""
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
     seed = f'mutation {{ identify(input: {{userId: "fuzz-user", traits: {{email: "{EMAIL}"}}}}) {{ id }} }}'
     httpx.post(url + "/graphql", json={"query": seed}, headers=admin).raise_for_status()
@@ -46,6 +47,14 @@ def _prepare(url: str) -> dict[str, Any]:
             headers=admin,
         )
         keys[role] = created.json()["data"]["createApiKey"]["secret"]
+    minted = httpx.post(
+        url + "/graphql",
+        json={
+            "query": 'mutation { createCustomerToken(userId: "fuzz-customer", ttlMinutes: 1440) { token } }'
+        },
+        headers=admin,
+    )
+    keys["CUSTOMER"] = minted.json()["data"]["createCustomerToken"]["token"]
     return {"url": url, "keys": keys}
 
 
