@@ -79,6 +79,7 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -
             db = client[settings.database]
             await ensure_indexes(db)
             services = Services.build(db, load_or_create(settings.key_path))
+            await services.migrations.run_pending()
             if settings.bootstrap_admin_key is not None:
                 await services.keys.ensure_bootstrap(
                     workspace_id=DEFAULT_WORKSPACE,

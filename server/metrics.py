@@ -37,3 +37,29 @@ EVENTS_INGESTED = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+INGEST_UNITS = Counter(
+    "granular_ingest_units_total",
+    "Ingest units of work committed (each one transaction, possibly several callers' batches).",
+    registry=REGISTRY,
+)
+INGEST_ATTEMPTS = Counter(
+    "granular_ingest_unit_attempts_total",
+    "Transaction attempts of ingest units (above the unit count: write conflicts retried).",
+    registry=REGISTRY,
+)
+INGEST_BATCHES = Counter(
+    "granular_ingest_batches_total",
+    "Callers' batches written by ingest units.",
+    registry=REGISTRY,
+)
+DB_COMMANDS = Counter(
+    "granular_db_commands_total",
+    "Database commands sent, by command name.",
+    ["command"],
+    registry=REGISTRY,
+)
+SKIPPED_PURCHASES = Counter(
+    "granular_ltv_skipped_purchases_total",
+    "Stored purchases whose revenue is not a finite number (stored before ingest refused them): not in LTV.",
+    registry=REGISTRY,
+)

@@ -55,3 +55,10 @@ class RateLimited(GranularError):
 class Unavailable(GranularError):
     code = "DB_UNAVAILABLE"
     retry_after = 5
+
+
+class Overloaded(Unavailable):
+    """More work is waiting in this process than it will queue: shed now, retry shortly."""
+
+    code = "OVERLOADED"
+    retry_after = 1

@@ -18,6 +18,7 @@ from server.graphql.context import Context
 from server.graphql.errors import coded
 from server.graphql.rate_limit import RateLimiter
 from server.http.auth import authenticate, principal_for
+from server.http.json_body import decode
 from server.http.problems import from_error
 from server.services import Services
 
@@ -56,6 +57,10 @@ class GranularGraphQL(GraphQL[Context, None]):
                 return
             scope.setdefault("state", {})["principal"] = principal
         await super().__call__(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Any nesting depth decodes: a value too deep becomes a marker the write path refuses by index."""
+        return decode(data)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         services: Services = request.app.state.services

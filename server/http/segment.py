@@ -5,7 +5,6 @@ gzip bodies, `batch` with `sentAt`, retries on 5xx and 429 only (so a bad messag
 200 answer, never by failing the whole batch).
 """
 
-import json
 import zlib
 from typing import Any
 
@@ -14,10 +13,11 @@ from starlette.responses import JSONResponse, Response
 
 from server.domain.access import Role
 from server.domain.errors import GranularError
+from server.domain.ingest import IngestResult
 from server.http.auth import authenticate
+from server.http.json_body import decode
 from server.http.problems import error_response, from_error
 from server.services import Services
-from server.services.ingest import IngestResult
 
 SINGLE_KINDS = frozenset({"track", "identify", "page", "screen", "alias"})
 
@@ -29,6 +29,7 @@ def _result(result: IngestResult) -> dict[str, Any]:
         "duplicates": result.duplicates,
         "suppressed": result.suppressed,
         "droppedNoConsent": result.dropped_no_consent,
+        "expired": result.expired,
         "unplanned": result.unplanned,
         "rejected": [
             {"index": r.index, "code": r.code, "message": r.message, "field": r.field}
@@ -44,7 +45,7 @@ async def _body(request: Request, limit: int) -> Any:
         raw = inflater.decompress(raw, limit + 1)
         if len(raw) > limit or inflater.unconsumed_tail:
             raise GranularError(f"The request body is over {limit} bytes.", code="PAYLOAD_TOO_LARGE")
-    return json.loads(raw)
+    return decode(raw)
 
 
 async def _ingest(request: Request, messages: list[Any], single: bool) -> Response:

@@ -12,8 +12,11 @@ from server.services.customer_tokens import CustomerTokenService
 from server.services.customers import CustomerService
 from server.services.dsr import DsrService, Stores
 from server.services.ingest import IngestService
+from server.services.ingest_unit import IngestStores
+from server.services.ingest_writer import IngestWriter
 from server.services.keys import KeyService
 from server.services.ltv import LtvService
+from server.services.migrations import MigrationService
 from server.services.models import ModelService
 from server.services.profiles import ProfileService
 from server.services.propensity import PropensityService
@@ -29,11 +32,13 @@ from server.storage.consent_ledger import ConsentLedger
 from server.storage.data_keys import DataKeys
 from server.storage.dsr_requests import DsrRequests
 from server.storage.events import Events
+from server.storage.identities import Identities
 from server.storage.merges import Merges
+from server.storage.migrations import Migrations
 from server.storage.model_fits import ModelFits
 from server.storage.profiles import Profiles
+from server.storage.receipts import Receipts
 from server.storage.retention import RetentionStore
-from server.storage.suppressions import Suppressions
 from server.storage.taxonomy import TaxonomyStore
 from server.storage.triggers import Triggers
 from server.storage.workspaces import Workspaces
@@ -63,6 +68,7 @@ class Services:
     retention: RetentionService
     customer_tokens: CustomerTokenService
     customers: CustomerService
+    migrations: MigrationService
 
     @classmethod
     def build(cls, db: Database, keyring: Keyring, clock: Callable[[], datetime] = utc_now) -> "Services":
@@ -70,15 +76,28 @@ class Services:
         profiles, events, merges, workspaces = Profiles(db), Events(db), Merges(db), Workspaces(db)
         audit = AuditService(audit_log, workspaces, clock)
         taxonomy = TaxonomyService(TaxonomyStore(db))
-        ledger, data_keys, suppressions = ConsentLedger(db), DataKeys(db), Suppressions(db)
+        ledger, data_keys, identities = ConsentLedger(db), DataKeys(db), Identities(db)
+        receipts, triggers_store = Receipts(db), Triggers(db)
         vault = Vault(data_keys, keyring)
-        ingest = IngestService(
+        writer = IngestWriter(
             db.client,
+            IngestStores(
+                profiles=profiles,
+                events=events,
+                receipts=receipts,
+                identities=identities,
+                ledger=ledger,
+                merges=merges,
+                data_keys=data_keys,
+            ),
+            vault,
+            clock=clock,
+            committed=taxonomy.count_unplanned,
+        )
+        ingest = IngestService(
+            writer,
             profiles=profiles,
-            events=events,
-            ledger=ledger,
-            suppressions=suppressions,
-            merges=merges,
+            identities=identities,
             workspaces=workspaces,
             taxonomy=taxonomy,
             vault=vault,
@@ -88,18 +107,23 @@ class Services:
             requests=DsrRequests(db),
             profiles=profiles,
             events=events,
+            receipts=receipts,
             ledger=ledger,
             merges=merges,
             data_keys=data_keys,
-            suppressions=suppressions,
+            identities=identities,
+            deliveries=triggers_store,
             audit_log=audit_log,
         )
         fits = ModelFits(db)
         ltv = LtvService(events, fits, audit, clock)
         propensity = PropensityService(events, fits, workspaces, clock)
-        profile_service = ProfileService(profiles, events, merges, workspaces, vault, audit, clock)
+        profile_service = ProfileService(
+            profiles, events, merges, workspaces, vault, audit, clock, identities
+        )
         consent = ConsentService(ledger)
         dsr = DsrService(
+            db.client,
             stores,
             vault=vault,
             keyring=keyring,
@@ -108,7 +132,7 @@ class Services:
             workspaces=workspaces,
             clock=clock,
         )
-        triggers = TriggerService(Triggers(db), workspaces, clock)
+        triggers = TriggerService(triggers_store, workspaces, clock)
         workspace_service = WorkspaceService(workspaces, audit)
         return cls(
             db=db,
@@ -142,6 +166,7 @@ class Services:
                 workspaces=workspace_service,
                 clock=clock,
             ),
+            migrations=MigrationService(Migrations(db), profiles, identities, workspaces, vault, clock),
         )
 
     async def ping(self) -> None:

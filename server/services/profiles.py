@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from privacy.classification import IdentifierKind
 from privacy.consent import PurposeState, is_granted
 from privacy.purposes import Purpose
 from server.domain.access import Principal
@@ -27,6 +28,7 @@ from server.services.audit import AuditService
 from server.services.vault import Vault
 from server.storage.client import Document
 from server.storage.events import Events, StoredEvent
+from server.storage.identities import Identities
 from server.storage.merges import Merges
 from server.storage.profiles import ProfileQuery, Profiles
 from server.storage.workspaces import Workspaces
@@ -83,7 +85,9 @@ class ProfileService:
         vault: Vault,
         audit: AuditService,
         clock: Callable[[], datetime],
+        identities: Identities,
     ) -> None:
+        self._identities = identities
         self._profiles = profiles
         self._events = events
         self._merges = merges
@@ -104,10 +108,13 @@ class ProfileService:
         ws = principal.workspace_id
         if profile_id is not None:
             profile = await self._profiles.get(ws, profile_id)
-        elif user_id is not None:
-            profile = await self._profiles.find_one(ws, {"user_id": user_id})
-        elif anonymous_id is not None:
-            profile = await self._profiles.find_one(ws, {"anonymous_ids": anonymous_id, "merged_into": None})
+        elif user_id is not None or anonymous_id is not None:
+            kind = IdentifierKind.USER_ID if user_id is not None else IdentifierKind.ANONYMOUS_ID
+            hash_ = self._vault.hash_of(ws, kind, user_id if user_id is not None else anonymous_id)
+            owner = await self._identities.owner(ws, hash_) if hash_ else None
+            if owner is None:
+                return None
+            profile = await self._profiles.get(ws, owner)
         else:
             return None
         hops = 0

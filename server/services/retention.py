@@ -18,6 +18,7 @@ from pymongo.errors import PyMongoError
 
 from server.domain.access import Principal
 from server.domain.errors import InvalidInput
+from server.domain.rescoring import rescored
 from server.domain.retention import (
     MAX_DAYS,
     MIN_DAYS,
@@ -33,7 +34,6 @@ from server.domain.retention import (
 )
 from server.domain.workspace import WorkspaceSettings
 from server.services.audit import AuditService
-from server.services.ingest import rescored
 from server.storage.client import Client
 from server.storage.data_keys import DataKeys
 from server.storage.events import Events

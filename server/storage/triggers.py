@@ -115,3 +115,30 @@ class Triggers:
             query["trigger_id"] = trigger_id
         cursor = self._deliveries.find(query).sort("created_at", -1).limit(first)
         return [doc async for doc in cursor]
+
+    async def forget_profiles(self, workspace_id: str, pseudonyms: dict[str, str]) -> int:
+        """Deliveries about erased profiles: pending ones cancelled, every one kept in the log under the
+        profile's pseudonym (its id, which named the profile, is re-keyed)."""
+        if not pseudonyms:
+            return 0
+        cursor = self._deliveries.find(
+            {"workspace_id": workspace_id, "profile_id": {"$in": sorted(pseudonyms)}}
+        )
+        found = [doc async for doc in cursor]
+        if not found:
+            return 0
+        copies = []
+        for doc in found:
+            pseudonym = pseudonyms[doc["profile_id"]]
+            copies.append(
+                {
+                    **doc,
+                    "_id": doc["_id"].replace(doc["profile_id"], pseudonym),
+                    "profile_id": pseudonym,
+                    "body": {**doc["body"], "profileId": pseudonym},
+                    "status": "CANCELLED" if doc["status"] == "PENDING" else doc["status"],
+                }
+            )
+        await self._deliveries.delete_many({"_id": {"$in": [doc["_id"] for doc in found]}})
+        await self._deliveries.insert_many(copies, ordered=False)
+        return len(found)

@@ -64,6 +64,8 @@ class Workspaces:
             retention=MappingProxyType(
                 {DataKind(kind): days for kind, days in doc.get("retention_days", {}).items()}
             ),
+            max_identifiers=doc.get("max_identifiers", WorkspaceSettings.max_identifiers),
+            phone_region=doc.get("phone_region"),
         )
 
     async def save(self, settings: WorkspaceSettings) -> None:
@@ -84,6 +86,8 @@ class Workspaces:
                     "paid_touches_need_advertising": settings.paid_touches_need_advertising,
                     "allowed_origins": sorted(settings.allowed_origins),
                     "retention_days": {kind.value: days for kind, days in settings.retention.items()},
+                    "max_identifiers": settings.max_identifiers,
+                    "phone_region": settings.phone_region,
                 }
             },
             upsert=True,
