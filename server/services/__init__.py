@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from privacy.crypto import Keyring
 from server.services.analytics import AnalyticsService
 from server.services.audit import AuditService
+from server.services.channels import ChannelService
 from server.services.consent import ConsentService
 from server.services.customer_tokens import CustomerTokenService
 from server.services.customers import CustomerService
@@ -26,6 +27,7 @@ from server.storage.api_keys import ApiKeys
 from server.storage.audit_log import AuditLog
 from server.storage.client import Database
 from server.storage.consent_ledger import ConsentLedger
+from server.storage.custom_channels import CustomChannels
 from server.storage.data_keys import DataKeys
 from server.storage.dsr_requests import DsrRequests
 from server.storage.events import Events
@@ -63,6 +65,7 @@ class Services:
     retention: RetentionService
     customer_tokens: CustomerTokenService
     customers: CustomerService
+    channels: ChannelService
 
     @classmethod
     def build(cls, db: Database, keyring: Keyring, clock: Callable[[], datetime] = utc_now) -> "Services":
@@ -142,6 +145,7 @@ class Services:
                 workspaces=workspace_service,
                 clock=clock,
             ),
+            channels=ChannelService(CustomChannels(db)),
         )
 
     async def ping(self) -> None:
