@@ -1,8 +1,10 @@
 """Headless Chromium (Debian's package) driven by Playwright, for the pages the app serves."""
 
 import shutil
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +27,21 @@ _ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+
+
+@contextmanager
+def another_origin(handler: Callable[..., BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A second web server on loopback, answering with `handler`: another origin than the app's, for
+    pages that call the app across origins. Yields its origin."""
+    site = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=site.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{site.server_port}"
+    finally:
+        site.shutdown()
+        site.server_close()
+        thread.join(10)
 
 
 @contextmanager

@@ -6,12 +6,10 @@ Segment's Python library has its own test in test_segment.py."""
 import json
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -23,7 +21,7 @@ import pytest
 from server.settings import Settings
 from tests.conftest import ADMIN_KEY, served
 from tests.factories import ALL_GRANTED
-from tests.http.browser import browser_page, chromium, needs_chromium
+from tests.http.browser import another_origin, browser_page, chromium, needs_chromium
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -61,22 +59,10 @@ class Live:
 
 
 class _Files(SimpleHTTPRequestHandler):
+    """The shop's files: tests/clients, the page and the library."""
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
-
-
-@contextmanager
-def _shop() -> Iterator[str]:
-    """A second web server on loopback, the shop: it serves tests/clients (the page and the library)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Files, directory=str(CLIENTS)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
 
 
 def _graphql(api: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
@@ -84,6 +70,7 @@ def _graphql(api: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         f"{api}/graphql",
         json={"query": query, "variables": variables},
         headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        timeout=30,
     )
     body: dict[str, Any] = response.json()
     return body
@@ -91,7 +78,7 @@ def _graphql(api: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def live(settings: Settings) -> Iterator[Live]:
-    with served(settings) as address, _shop() as shop:
+    with served(settings) as address, another_origin(partial(_Files, directory=str(CLIENTS))) as shop:
         api = f"http://{address}"
         key = _graphql(api, 'mutation { createApiKey(role: INGEST, name: "shop") { secret } }', {})
         allowed = _graphql(
