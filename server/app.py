@@ -14,7 +14,6 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from server.domain.errors import Unavailable
 from server.domain.workspace import DEFAULT_WORKSPACE
 from server.graphql.errors import coded
-from server.graphql.rate_limit import RateLimiter
 from server.graphql.schema import build_schema
 from server.graphql.view import GranularGraphQL
 from server.http import exports, segment
@@ -26,6 +25,7 @@ from server.http.observability import RequestMetrics
 from server.http.preferences import Preferences
 from server.http.problems import database_unavailable
 from server.services import Services
+from server.services.rate_limit import RateLimiter
 from server.settings import Settings
 from server.storage.client import connect
 from server.storage.embedded import database_uri
@@ -59,11 +59,13 @@ async def production_self_test(graphql: GranularGraphQL) -> None:
 def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -> Starlette:
     """The ASGI app; `announce` receives the operator-facing lines printed at start-up."""
     production = settings.production
+    # One limiter for GraphQL and Segment's routes: a key's budget is per operation, wherever it arrives.
+    rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     graphql = GranularGraphQL(
         build_schema(production=production),
         graphql_ide=None if production else "graphiql",
         allow_queries_via_get=not production,
-        rate_limiter=RateLimiter(settings.rate_limit_per_minute),
+        rate_limiter=rate_limiter,
         hide_suggestions=production,
     )
 
@@ -116,6 +118,8 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/v1/batch", segment.batch, methods=["POST"]),
+        Route("/v1/b", segment.batch, methods=["POST"]),
+        Route("/v1/m", segment.telemetry, methods=["POST"]),
         Route("/v1/exports/{token:str}", exports.download, methods=["GET"]),
         Mount("/dashboard", app=Dashboard(), name="dashboard"),
         Mount("/preferences", app=Preferences(settings.cors_origins), name="preferences"),
@@ -128,7 +132,8 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -
             WorkspaceCors,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "Content-Encoding"],
+            # X-Retry-Count: Segment's browser library numbers its retries in it.
+            allow_headers=["Authorization", "Content-Type", "Content-Encoding", "X-Retry-Count"],
             allow_credentials=False,
         ),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
@@ -140,5 +145,6 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -
         exception_handlers={ConnectionFailure: database_unavailable, Unavailable: database_unavailable},
     )
     app.state.max_body_bytes = settings.max_body_bytes
+    app.state.rate_limiter = rate_limiter
     app.state.cors_origins = frozenset(settings.cors_origins)
     return app

@@ -8,7 +8,7 @@ from typing import Any
 
 from privacy.consent import Decision
 from privacy.minimization import minimize_context, minimize_properties, scrub_text
-from server.domain.channel import derive_channel
+from server.domain.channel import channel_name
 from server.domain.taxonomy import EventDefinition, value_for
 
 # Messages that change who someone is, not what they did: stored as receipts, never scored.
@@ -85,7 +85,7 @@ def behaviour(
     page = context.get("page")
     page = page if isinstance(page, Mapping) else {}
     campaign = context.get("campaign")
-    channel = derive_channel(
+    channel = channel_name(
         explicit=_text(context.get("channel")),
         campaign=campaign if isinstance(campaign, Mapping) else None,
         url=_text(page.get("url")),
@@ -98,7 +98,7 @@ def behaviour(
         definition=definition,
         properties=kept,
         context=minimized,
-        channel=channel.value,
+        channel=channel,
         campaign=_text(kept_campaign.get("name")) if isinstance(kept_campaign, Mapping) else None,
         value=value_for(definition, kept),
     )

@@ -44,6 +44,7 @@ from server.graphql.mutations.update_workspace_settings import UpdateWorkspaceSe
 from server.graphql.operation_metrics import OperationMetrics
 from server.graphql.queries.api_keys import ApiKeyQueries
 from server.graphql.queries.attribution import AttributionQueries
+from server.graphql.queries.channels import ChannelQueries
 from server.graphql.queries.compliance import ComplianceQueries
 from server.graphql.queries.funnel import FunnelQueries
 from server.graphql.queries.ltv import LtvQueries
@@ -74,6 +75,7 @@ QUERY_AREAS: tuple[type, ...] = (
     TriggerQueries,
     MeQueries,
     RetentionQueries,
+    ChannelQueries,
 )
 MUTATIONS: tuple[type, ...] = (
     TrackEvents,

@@ -16,11 +16,11 @@ from server.domain.access import Principal, Role
 from server.domain.errors import GranularError
 from server.graphql.context import Context
 from server.graphql.errors import coded
-from server.graphql.rate_limit import RateLimiter
 from server.http.auth import authenticate, principal_for
-from server.http.json_body import decode
+from server.http.body import decode
 from server.http.problems import from_error
 from server.services import Services
+from server.services.rate_limit import RateLimiter
 
 _NOBODY = Principal(workspace_id="", role=Role.INGEST, key_id="")
 _STATUS = {"DB_UNAVAILABLE": 503, "RATE_LIMITED": 429, "TOO_MANY_EVENTS": 413}

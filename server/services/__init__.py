@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from privacy.crypto import Keyring
 from server.services.analytics import AnalyticsService
 from server.services.audit import AuditService
+from server.services.channels import ChannelService
 from server.services.consent import ConsentService
 from server.services.customer_tokens import CustomerTokenService
 from server.services.customers import CustomerService
@@ -29,6 +30,7 @@ from server.storage.api_keys import ApiKeys
 from server.storage.audit_log import AuditLog
 from server.storage.client import Database
 from server.storage.consent_ledger import ConsentLedger
+from server.storage.custom_channels import CustomChannels
 from server.storage.data_keys import DataKeys
 from server.storage.dsr_requests import DsrRequests
 from server.storage.events import Events
@@ -69,6 +71,7 @@ class Services:
     customer_tokens: CustomerTokenService
     customers: CustomerService
     migrations: MigrationService
+    channels: ChannelService
 
     @classmethod
     def build(cls, db: Database, keyring: Keyring, clock: Callable[[], datetime] = utc_now) -> "Services":
@@ -79,6 +82,7 @@ class Services:
         ledger, data_keys, identities = ConsentLedger(db), DataKeys(db), Identities(db)
         receipts, triggers_store = Receipts(db), Triggers(db)
         vault = Vault(data_keys, keyring)
+        channels = ChannelService(CustomChannels(db))
         writer = IngestWriter(
             db.client,
             IngestStores(
@@ -89,6 +93,7 @@ class Services:
                 ledger=ledger,
                 merges=merges,
                 data_keys=data_keys,
+                channels=channels,
             ),
             vault,
             clock=clock,
@@ -167,6 +172,7 @@ class Services:
                 clock=clock,
             ),
             migrations=MigrationService(Migrations(db), profiles, identities, workspaces, vault, clock),
+            channels=channels,
         )
 
     async def ping(self) -> None:

@@ -38,6 +38,7 @@ from server.domain.rescoring import counts_for_scores, rescored, scored
 from server.domain.retention import DataKind, expires_at, is_expired, period, profile_expiry
 from server.domain.taxonomy import EventDefinition
 from server.domain.workspace import WorkspaceSettings
+from server.services.channels import ChannelService
 from server.services.vault import Vault
 from server.storage.consent_ledger import ConsentLedger
 from server.storage.data_keys import DataKeys
@@ -59,6 +60,7 @@ class IngestStores:
     ledger: ConsentLedger
     merges: Merges
     data_keys: DataKeys
+    channels: ChannelService  # the workspace's custom channels, admitted in the unit's transaction
 
 
 @dataclass(frozen=True)
@@ -443,6 +445,12 @@ class UnitOfWork:
                 events = [e for e in [*stored, *self.events] if e.profile_id == profile_id]
                 self._put(rescored(self.profiles[profile_id], events, self.workspace, self.received_at))
         await self.s.identities.claim(ws, list(self.claims.values()), self.received_at, session=session)
+        if self.events:
+            names = await self.s.channels.admit(ws, [e.channel for e in self.events], session=session)
+            self.events = [
+                e if names[e.channel] == e.channel else replace(e, channel=names[e.channel])
+                for e in self.events
+            ]
         await self.s.events.insert(ws, self.events, session=session)
         await self.s.receipts.insert(ws, self.receipts, session=session)
         await self.s.ledger.append(ws, self.ledger, session=session)

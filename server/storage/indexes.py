@@ -7,6 +7,7 @@ from server.storage.retention import TTL_INDEX
 
 INDEXES: dict[str, list[IndexModel]] = {
     "workspaces": [],
+    "custom_channels": [],  # one document per workspace, by _id
     "api_keys": [
         IndexModel([("digest", ASCENDING)], unique=True, name="digest_unique"),
         IndexModel([("workspace_id", ASCENDING), ("created_at", DESCENDING)], name="by_workspace"),

@@ -1,7 +1,7 @@
 import pytest
 
 from server.domain.message_shape import TOO_DEEP
-from server.http.json_body import decode
+from server.http.body import decode
 
 
 def test_ordinary_json_decodes_as_json_does() -> None:
