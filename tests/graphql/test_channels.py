@@ -1,6 +1,5 @@
 """customChannels: what an ADMIN sees of the workspace's custom channels."""
 
-
 from server.domain.channel import FALLBACK_CHANNEL, MAX_CUSTOM_CHANNELS
 from tests.conftest import Api
 from tests.factories import track
