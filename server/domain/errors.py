@@ -7,7 +7,8 @@
     ├── Unauthenticated     no valid key or token                    UNAUTHENTICATED
     ├── PayloadTooLarge     body, batch or event over its limit      PAYLOAD_TOO_LARGE, ...
     ├── RateLimited         too many operations for this key         RATE_LIMITED
-    └── Unavailable         the database does not answer             DB_UNAVAILABLE
+    ├── Unavailable         the database does not answer             DB_UNAVAILABLE
+    └── Overloaded          this process is at its admission limit   OVERLOADED, TOO_MANY_SUBSCRIPTIONS
 
 Messages never contain values the caller sent (they may be personal data), only field names.
 """
@@ -55,3 +56,8 @@ class RateLimited(GranularError):
 class Unavailable(GranularError):
     code = "DB_UNAVAILABLE"
     retry_after = 5
+
+
+class Overloaded(GranularError):
+    code = "OVERLOADED"
+    retry_after = 1

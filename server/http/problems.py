@@ -6,6 +6,7 @@ from server.domain.errors import (
     Forbidden,
     GranularError,
     NotFound,
+    Overloaded,
     PayloadTooLarge,
     RateLimited,
     Unauthenticated,
@@ -31,12 +32,13 @@ _STATUS: tuple[tuple[type[GranularError], int], ...] = (
     (PayloadTooLarge, 413),
     (RateLimited, 429),
     (Unavailable, 503),
+    (Overloaded, 503),
 )
 
 
 def from_error(error: GranularError) -> JSONResponse:
     headers: dict[str, str] = {}
-    if isinstance(error, RateLimited | Unavailable):
+    if isinstance(error, RateLimited | Unavailable | Overloaded):
         headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"

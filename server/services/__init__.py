@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from privacy.crypto import Keyring
 from server.services.analytics import AnalyticsService
 from server.services.audit import AuditService
+from server.services.capacity import DEFAULT_IN_FLIGHT, Capacity
 from server.services.consent import ConsentService
 from server.services.customer_tokens import CustomerTokenService
 from server.services.customers import CustomerService
@@ -63,9 +64,18 @@ class Services:
     retention: RetentionService
     customer_tokens: CustomerTokenService
     customers: CustomerService
+    # The process's admission limit: the HTTP routes hold a place per request (server/http/admission.py);
+    # other work that loads the database (e.g. an ingest writer) holds one with `capacity.admit(kind)`.
+    capacity: Capacity
 
     @classmethod
-    def build(cls, db: Database, keyring: Keyring, clock: Callable[[], datetime] = utc_now) -> "Services":
+    def build(
+        cls,
+        db: Database,
+        keyring: Keyring,
+        clock: Callable[[], datetime] = utc_now,
+        capacity: Capacity | None = None,
+    ) -> "Services":
         audit_log = AuditLog(db)
         profiles, events, merges, workspaces = Profiles(db), Events(db), Merges(db), Workspaces(db)
         audit = AuditService(audit_log, workspaces, clock)
@@ -142,6 +152,7 @@ class Services:
                 workspaces=workspace_service,
                 clock=clock,
             ),
+            capacity=capacity or Capacity(DEFAULT_IN_FLIGHT),
         )
 
     async def ping(self) -> None:
