@@ -86,7 +86,12 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -
         try:
             db = client[settings.database]
             await ensure_indexes(db)
-            services = Services.build(db, load_or_create(settings.key_path), capacity=capacity)
+            services = Services.build(
+                db,
+                load_or_create(settings.key_path),
+                capacity=capacity,
+                subscriptions_per_key=settings.subscriptions_per_key,
+            )
             if settings.bootstrap_admin_key is not None:
                 await services.keys.ensure_bootstrap(
                     workspace_id=DEFAULT_WORKSPACE,

@@ -16,6 +16,7 @@ from server.services.ingest import IngestService
 from server.services.keys import KeyService
 from server.services.ltv import LtvService
 from server.services.models import ModelService
+from server.services.profile_feed import DEFAULT_SUBSCRIPTIONS_PER_KEY, ProfileFeed
 from server.services.profiles import ProfileService
 from server.services.propensity import PropensityService
 from server.services.retention import RetentionService, RetentionStores
@@ -75,6 +76,7 @@ class Services:
         keyring: Keyring,
         clock: Callable[[], datetime] = utc_now,
         capacity: Capacity | None = None,
+        subscriptions_per_key: int = DEFAULT_SUBSCRIPTIONS_PER_KEY,
     ) -> "Services":
         audit_log = AuditLog(db)
         profiles, events, merges, workspaces = Profiles(db), Events(db), Merges(db), Workspaces(db)
@@ -107,7 +109,8 @@ class Services:
         fits = ModelFits(db)
         ltv = LtvService(events, fits, audit, clock)
         propensity = PropensityService(events, fits, workspaces, clock)
-        profile_service = ProfileService(profiles, events, merges, workspaces, vault, audit, clock)
+        feed = ProfileFeed(profiles, per_key=subscriptions_per_key)
+        profile_service = ProfileService(profiles, events, merges, workspaces, vault, audit, clock, feed)
         consent = ConsentService(ledger)
         dsr = DsrService(
             stores,
