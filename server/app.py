@@ -27,6 +27,7 @@ from server.http.limits import BodyLimit
 from server.http.observability import RequestMetrics
 from server.http.preferences import Preferences
 from server.http.problems import database_unavailable
+from server.http.unexpected import UnexpectedErrors
 from server.services import Services
 from server.services.background import supervise
 from server.services.capacity import Capacity
@@ -130,7 +131,7 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/v1/batch", segment.batch, methods=["POST"]),
-        Route("/v1/exports/{token:str}", exports.download, methods=["GET"]),
+        Route("/v1/exports/{token:str}", exports.download, methods=["GET", "HEAD"]),
         Mount("/dashboard", app=Dashboard(), name="dashboard"),
         Mount("/preferences", app=Preferences(settings.cors_origins), name="preferences"),
         Route("/v1/{kind:str}", segment.single, methods=["POST"]),
@@ -139,6 +140,7 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -
         routes.append(Route("/metrics", metrics, methods=["GET"]))
     known_paths = frozenset(route.path for route in routes if isinstance(route, Route))
     middleware = [
+        Middleware(UnexpectedErrors),
         Middleware(RequestMetrics, routes=known_paths),
         Middleware(
             WorkspaceCors,
