@@ -52,8 +52,8 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 
 
 # SIGTERM: requests in flight get this long to finish, then they are cancelled and the server
-# stops (the lifespan's shutdown and the embedded database's stop follow), well within 10 s.
-GRACEFUL_SHUTDOWN_SECONDS = 5
+# stops (the lifespan's shutdown and the embedded database's stop follow): within 10 s in all.
+GRACEFUL_SHUTDOWN_SECONDS = 3
 
 
 def _metrics_listener(settings: Settings) -> Callable[[], None]:
