@@ -8,7 +8,8 @@
     ├── PayloadTooLarge       body, batch or event over its limit      PAYLOAD_TOO_LARGE, ...
     ├── UnsupportedMediaType  a body type or encoding that is not read UNSUPPORTED_MEDIA_TYPE
     ├── RateLimited           too many operations for this key         RATE_LIMITED
-    └── Unavailable           the database does not answer             DB_UNAVAILABLE
+    ├── Unavailable           the database does not answer             DB_UNAVAILABLE
+    └── Overloaded            this process is at its admission limit   OVERLOADED, TOO_MANY_SUBSCRIPTIONS
 
 Messages never contain values the caller sent (they may be personal data), only field names.
 """
@@ -62,8 +63,8 @@ class Unavailable(GranularError):
     retry_after = 5
 
 
-class Overloaded(Unavailable):
-    """More work is waiting in this process than it will queue: shed now, retry shortly."""
+class Overloaded(GranularError):
+    """More work is waiting in this process than it will take on: shed now, retry shortly."""
 
     code = "OVERLOADED"
     retry_after = 1

@@ -23,7 +23,7 @@ from server.services import Services
 from server.services.rate_limit import RateLimiter
 
 _NOBODY = Principal(workspace_id="", role=Role.INGEST, key_id="")
-_STATUS = {"DB_UNAVAILABLE": 503, "RATE_LIMITED": 429, "TOO_MANY_EVENTS": 413}
+_STATUS = {"DB_UNAVAILABLE": 503, "OVERLOADED": 503, "RATE_LIMITED": 429, "TOO_MANY_EVENTS": 413}
 
 
 class GranularGraphQL(GraphQL[Context, None]):
@@ -89,7 +89,7 @@ class GranularGraphQL(GraphQL[Context, None]):
                 code = (error.get("extensions") or {}).get("code")
                 if code in _STATUS:
                     response.status_code = _STATUS[code]
-                    if code in ("DB_UNAVAILABLE", "RATE_LIMITED"):
+                    if code in ("DB_UNAVAILABLE", "OVERLOADED", "RATE_LIMITED"):
                         retry = (error.get("extensions") or {}).get("retryAfter", 5)
                         response.headers["Retry-After"] = str(retry)
                     break

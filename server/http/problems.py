@@ -6,6 +6,7 @@ from server.domain.errors import (
     Forbidden,
     GranularError,
     NotFound,
+    Overloaded,
     PayloadTooLarge,
     RateLimited,
     Unauthenticated,
@@ -33,13 +34,14 @@ _STATUS: tuple[tuple[type[GranularError], int], ...] = (
     (UnsupportedMediaType, 415),
     (RateLimited, 429),
     (Unavailable, 503),
+    (Overloaded, 503),
 )
 
 
 def from_error(error: GranularError, *, challenge: str = "Bearer") -> JSONResponse:
     """The coded error response; a 401 names the scheme to authenticate with (`challenge`)."""
     headers: dict[str, str] = {}
-    if isinstance(error, RateLimited | Unavailable):
+    if isinstance(error, RateLimited | Unavailable | Overloaded):
         headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, Unauthenticated):
         headers["WWW-Authenticate"] = challenge

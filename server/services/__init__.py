@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from privacy.crypto import Keyring
 from server.services.analytics import AnalyticsService
 from server.services.audit import AuditService
+from server.services.capacity import DEFAULT_IN_FLIGHT, Capacity
 from server.services.channels import ChannelService
 from server.services.consent import ConsentService
 from server.services.customer_tokens import CustomerTokenService
@@ -19,6 +20,7 @@ from server.services.keys import KeyService
 from server.services.ltv import LtvService
 from server.services.migrations import MigrationService
 from server.services.models import ModelService
+from server.services.profile_feed import DEFAULT_SUBSCRIPTIONS_PER_KEY, ProfileFeed
 from server.services.profiles import ProfileService
 from server.services.propensity import PropensityService
 from server.services.retention import RetentionService, RetentionStores
@@ -72,9 +74,19 @@ class Services:
     customers: CustomerService
     migrations: MigrationService
     channels: ChannelService
+    # The process's admission limit: the HTTP routes hold a place per request (server/http/admission.py);
+    # other work that loads the database (e.g. an ingest writer) holds one with `capacity.admit(kind)`.
+    capacity: Capacity
 
     @classmethod
-    def build(cls, db: Database, keyring: Keyring, clock: Callable[[], datetime] = utc_now) -> "Services":
+    def build(
+        cls,
+        db: Database,
+        keyring: Keyring,
+        clock: Callable[[], datetime] = utc_now,
+        capacity: Capacity | None = None,
+        subscriptions_per_key: int = DEFAULT_SUBSCRIPTIONS_PER_KEY,
+    ) -> "Services":
         audit_log = AuditLog(db)
         profiles, events, merges, workspaces = Profiles(db), Events(db), Merges(db), Workspaces(db)
         audit = AuditService(audit_log, workspaces, clock)
@@ -123,8 +135,9 @@ class Services:
         fits = ModelFits(db)
         ltv = LtvService(events, fits, audit, clock)
         propensity = PropensityService(events, fits, workspaces, clock)
+        feed = ProfileFeed(profiles, per_key=subscriptions_per_key)
         profile_service = ProfileService(
-            profiles, events, merges, workspaces, vault, audit, clock, identities
+            profiles, events, merges, workspaces, vault, audit, clock, identities, feed
         )
         consent = ConsentService(ledger)
         dsr = DsrService(
@@ -173,6 +186,7 @@ class Services:
             ),
             migrations=MigrationService(Migrations(db), profiles, identities, workspaces, vault, clock),
             channels=channels,
+            capacity=capacity or Capacity(DEFAULT_IN_FLIGHT),
         )
 
     async def ping(self) -> None:

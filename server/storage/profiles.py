@@ -3,11 +3,12 @@
 import dataclasses
 import secrets
 import typing
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import pymongo
 from bson import Binary
 from pymongo import ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -263,3 +264,17 @@ class Profiles:
             query["pii"] = {"$ne": {}}
         async for doc in self._collection.find(query, batch_size=500):
             yield doc["workspace_id"], of_doc(doc)
+
+    async def change_feed(self, opened: Callable[[], None]) -> AsyncIterator[tuple[str, Profile]]:
+        """(workspace id, the profile after the change) for every change to any profile: the one
+        stream a process watches for all its subscribers; `opened` is called once it is watching.
+        It waits for changes with no time budget (timeoutMS 0 is "none" in PyMongo's client-side
+        timeouts): a quiet stream is not a slow one."""
+        pipeline: list[Document] = [{"$match": {"operationType": {"$in": ["insert", "update", "replace"]}}}]
+        with pymongo.timeout(0):
+            async with await self._collection.watch(pipeline, full_document="updateLookup") as stream:
+                opened()
+                async for change in stream:
+                    doc = change.get("fullDocument")
+                    if doc:
+                        yield doc["workspace_id"], of_doc(doc)
