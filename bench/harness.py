@@ -76,6 +76,9 @@ def start_granular(uri: str, database: str, data_dir: Path) -> Process:
         "GRANULAR_DATA_DIR": str(data_dir),
         "GRANULAR_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY,
         "GRANULAR_RATE_LIMIT_PER_MINUTE": "100000000",  # measure the server, not the limiter
+        # Only the work measured: no trigger evaluator or retention sweep in the same process.
+        "GRANULAR_TRIGGER_INTERVAL_SECONDS": "0",
+        "GRANULAR_RETENTION_SWEEP_SECONDS": "0",
     }
     return Process([sys.executable, "-m", "server.cli", "serve"], env, "/readyz", data_dir / "granular.log")
 

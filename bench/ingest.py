@@ -31,7 +31,8 @@ TRACK = (
 
 
 def messages(count: int, profiles: int, seed: int) -> list[dict[str, Any]]:
-    """Segment-shaped track calls over `profiles` customers in the last 30 days."""
+    """Segment-shaped track calls over `profiles` customers in the last 30 days (message ids unique
+    per seed, so every run's events are new)."""
     rng = random.Random(seed)
     now = datetime.now(UTC)
     result = []
@@ -68,26 +69,47 @@ class Run:
     events: int
     seconds: float
     cpu_us_per_event: float | None
+    clients: int = 1
+    server_errors: int = 0  # 5xx answers (each retried, as Segment's clients do)
+    counters: dict[str, float] | None = None  # the server's /metrics deltas over the run
 
     @property
     def rate(self) -> float:
         return self.events / self.seconds
 
+    def per_batch(self, name: str) -> float | None:
+        if not self.counters or not self.counters.get("granular_ingest_batches_total"):
+            return None
+        return self.counters.get(name, 0.0) / self.counters["granular_ingest_batches_total"]
 
-async def _post_all(
-    url: str, bodies: list[Any], headers: dict[str, str], clients: int, graphql: bool
-) -> None:
+
+def counters(server: Process) -> dict[str, float]:
+    """The ingest and database counters of the server's /metrics (summed over their labels)."""
+    text = httpx.get(server.url + "/metrics", timeout=10).text
+    totals: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith(("granular_db_commands_total", "granular_ingest_")):
+            name, value = line.split("{")[0].split(" ")[0], float(line.rsplit(" ", 1)[1])
+            totals[name] = totals.get(name, 0.0) + value
+    return totals
+
+
+async def _post_all(url: str, bodies: list[Any], headers: dict[str, str], clients: int, graphql: bool) -> int:
+    """Post every body with `clients` concurrent clients; the number of 5xx answers (each retried)."""
     queue: asyncio.Queue[Any] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
+    server_errors = 0
 
     async def worker(http: httpx.AsyncClient) -> None:
+        nonlocal server_errors
         while not queue.empty():
             body = queue.get_nowait()
             response = await http.post(url, json=body, headers=headers)
-            for _ in range(10):  # as Segment's clients do: a 503 is retried after Retry-After
-                if response.status_code != 503:
+            for _ in range(10):  # as Segment's clients do: a 5xx is retried after Retry-After
+                if response.status_code < 500:
                     break
+                server_errors += 1
                 await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
                 response = await http.post(url, json=body, headers=headers)
             response.raise_for_status()
@@ -96,9 +118,10 @@ async def _post_all(
 
     async with httpx.AsyncClient(timeout=300) as http:
         await asyncio.gather(*(worker(http) for _ in range(clients)))
+    return server_errors
 
 
-def _batches(events: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
+def batches(events: list[dict[str, Any]], size: int = 500) -> list[list[dict[str, Any]]]:
     return [events[i : i + size] for i in range(0, len(events), size)]
 
 
@@ -108,14 +131,21 @@ async def through_http(
     graphql = path == "/graphql"
     bodies: list[Any] = [
         {"query": TRACK, "variables": {"e": batch}} if graphql else {"batch": batch}
-        for batch in _batches(events, 500)
+        for batch in batches(events)
     ]
-    before = cpu_seconds(server.pid)
+    granular = path != "/ingest"
+    before, metrics_before = cpu_seconds(server.pid), counters(server) if granular else {}
     started = time.perf_counter()
-    await _post_all(server.url + path, bodies, {"Authorization": f"Bearer {ADMIN_KEY}"}, clients, graphql)
+    errors = await _post_all(
+        server.url + path, bodies, {"Authorization": f"Bearer {ADMIN_KEY}"}, clients, graphql
+    )
     seconds = time.perf_counter() - started
     cpu = cpu_seconds(server.pid) - before
-    return Run(label, len(events), seconds, cpu / len(events) * 1e6)
+    deltas = None
+    if granular:
+        after = counters(server)
+        deltas = {name: after[name] - metrics_before.get(name, 0.0) for name in after}
+    return Run(label, len(events), seconds, cpu / len(events) * 1e6, clients, errors, deltas)
 
 
 async def raw_insert_many(uri: str, database: str, events: list[dict[str, Any]]) -> Run:
@@ -124,7 +154,7 @@ async def raw_insert_many(uri: str, database: str, events: list[dict[str, Any]])
     try:
         collection = client[database]["raw_events"]
         started = time.perf_counter()
-        for batch in _batches(events, 500):
+        for batch in batches(events):
             await collection.insert_many([dict(e) for e in batch], ordered=False)
         return Run("raw insert_many", len(events), time.perf_counter() - started, None)
     finally:

@@ -126,7 +126,11 @@ def is_granted(state: ConsentState, purpose: Purpose, mode: ConsentMode) -> bool
 
 def snapshot(state: ConsentState, mode: ConsentMode) -> dict[str, bool]:
     """The effective decision for every purpose, keyed by value: what an event was collected under."""
-    return {purpose.value: is_granted(state, purpose, mode) for purpose in Purpose}
+    return {value: is_granted(state, purpose, mode) for purpose, value in _PURPOSE_VALUES}
+
+
+# Read once: an enum member's `.value` is a property, and this runs for every stored event.
+_PURPOSE_VALUES = tuple((purpose, purpose.value) for purpose in Purpose)
 
 
 def decisions_from_context(category_preferences: Mapping[str, object] | None, gpc: bool) -> list[Decision]:

@@ -40,6 +40,7 @@ EXPORT_SCHEMA: Mapping[str, Any] = {
                     "userAliases": {"type": "array", "items": {"type": "string"}},
                     "anonymousIds": {"type": "array", "items": {"type": "string"}},
                     "mergedInto": {"type": ["string", "null"]},
+                    "groups": {"type": "array", "items": {"type": "string"}, "description": "group ids"},
                     "traits": {"type": "object", "description": "all traits, personal ones decrypted"},
                     "consent": {"type": "object"},
                     "scores": {"type": "object"},

@@ -7,7 +7,7 @@ so the count can be reported without ever storing what was dropped.
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
@@ -51,6 +51,7 @@ _DEVICE_KEYS = frozenset({"type", "manufacturer", "model"})
 _OS_KEYS = frozenset({"name", "version"})
 
 
+@lru_cache(maxsize=4096)
 def truncate_ip(ip: str) -> str | None:
     """IPv4 to its /24, IPv6 to its /48 (IPv4-mapped IPv6 as IPv4), compressed; None if not an address."""
     try:
@@ -171,6 +172,8 @@ def _scrub_mapping(mapping: Mapping[Any, object], depth: int) -> tuple[dict[str,
     return cleaned, total
 
 
+# A shop's pages repeat across its traffic: each distinct URL is minimized once (bounded, pure).
+@lru_cache(maxsize=4096)
 def _strip_url(url: str) -> tuple[str | None, int]:
     text = url.strip()
     if not text or len(text) > _MAX_URL:

@@ -3,10 +3,12 @@
 import argparse
 import asyncio
 import errno
+import json
 import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -261,6 +263,69 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Bar:
+    """A progress line on stderr: share done, rate and time left."""
+
+    def __init__(self, unit: str = "MB", scale: float = 1e6) -> None:
+        self._started = time.monotonic()
+        self._unit, self._scale = unit, scale
+
+    def __call__(self, done: int, total: int) -> None:
+        elapsed = max(time.monotonic() - self._started, 1e-6)
+        share = done / total if total else 1.0
+        rate = done / elapsed / self._scale
+        left = elapsed * (1 - share) / share if share else 0.0
+        bar, eta = "#" * int(30 * share), f"{int(left) // 60}:{int(left) % 60:02d}"
+        print(
+            f"\r  [{bar:<30}] {share:4.0%}  {rate:,.1f} {self._unit}/s  ETA {eta}",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+async def _import(settings: Settings, uri: str, workspace: str, paths: list[Path], report: Path) -> str:
+    from server.domain.access import Principal
+    from server.services import Services
+    from server.services.history_import import HistoryImport
+    from server.storage.client import connect
+    from server.storage.indexes import ensure_indexes
+    from server.storage.keyfile import load_or_create
+
+    client = connect(uri, timeout_ms=60_000)
+    try:
+        db = client[settings.database]
+        await ensure_indexes(db)
+        services = Services.build(db, load_or_create(settings.key_path))
+        await services.migrations.run_pending()
+        done = await HistoryImport(services.ingest).run(
+            Principal(workspace, Role.ADMIN, "import"),
+            paths,
+            total_bytes=sum(p.stat().st_size for p in paths),
+            progress=_Bar(),
+        )
+        print(file=sys.stderr)
+    finally:
+        await client.close()
+    with report.open("w") as out:
+        for problem in done.problems:
+            out.write(json.dumps(problem) + "\n")
+    return (
+        f"{done.lines:,} lines: accepted {done.accepted:,}, already stored {done.duplicates:,}, "
+        f"suppressed {done.suppressed:,}, without consent {done.dropped_no_consent:,}, "
+        f"past retention {done.expired:,}, rejected {done.rejected:,}"
+        + (f" (listed in {report})" if done.problems else "")
+    )
+
+
+def import_history(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    configured = settings.mongodb_uri.get_secret_value() if settings.mongodb_uri else None
+    with database_uri(configured, settings.data_dir) as uri:
+        print(asyncio.run(_import(settings, uri, args.workspace, args.files, args.report)))
+    return 0
+
+
 def export_schema(args: argparse.Namespace) -> int:
     text = sdl()
     if args.output:
@@ -308,6 +373,19 @@ def parser() -> argparse.ArgumentParser:
     demo_cmd.add_argument("--seed", type=int, default=7)
     demo_cmd.add_argument("--data-dir", type=Path)
     demo_cmd.set_defaults(run=demo)
+
+    import_cmd = commands.add_parser(
+        "import",
+        help="import history from files of Segment messages: NDJSON, or CSV with Segment field names "
+        "(gzip either way); re-running skips what is stored (server stopped, or GRANULAR_MONGODB_URI)",
+    )
+    import_cmd.add_argument("files", nargs="+", type=Path)
+    import_cmd.add_argument("--workspace", default=DEFAULT_WORKSPACE)
+    import_cmd.add_argument(
+        "--report", type=Path, default=Path("import-report.ndjson"), help="where lines not stored are listed"
+    )
+    import_cmd.add_argument("--data-dir", type=Path)
+    import_cmd.set_defaults(run=import_history)
 
     schema = commands.add_parser("export-schema", help="print the GraphQL SDL")
     schema.add_argument("--output", help="write the SDL to this file instead")

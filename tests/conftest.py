@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pymongo
 import pytest
 import uvicorn
 from pymongo import AsyncMongoClient
@@ -139,7 +140,8 @@ async def running(settings: Settings) -> AsyncIterator[Api]:
         for name in await db.list_collection_names():
             assert_no_pii(str([doc async for doc in db[name].find({})]), f"the {name} collection")
         client: AsyncMongoClient[Any] = db.client
-        await client.drop_database(settings.database)
+        with pymongo.timeout(0):  # no budget: dropping a large database is slow on the embedded one
+            await client.drop_database(settings.database)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit
 
 
@@ -88,6 +89,8 @@ _MEDIUM = {
 _UNSET = frozenset({"", "(none)", "none", "(not set)", "not set", "(direct)"})
 
 
+# Pages and referrers repeat across a shop's traffic: each distinct URL is parsed once (bounded).
+@lru_cache(maxsize=4096)
 def _host(url: str | None) -> str | None:
     if not url:
         return None
@@ -142,6 +145,7 @@ def _from_campaign(medium: str, source: str) -> Channel | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def _utm(url: str | None) -> tuple[str, str]:
     if not url:
         return "", ""

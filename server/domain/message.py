@@ -55,9 +55,10 @@ class Message:
     group_id: str | None
     decisions: tuple[Decision, ...]
     policy_version: str | None
-    traits: Mapping[str, Any]
+    traits: Mapping[str, Any]  # the customer's (a group call's traits are the group's, below)
     behaviour: Behaviour | None
     ids: Identifiers = field(default_factory=Identifiers)
+    group_traits: Mapping[str, Any] = field(default_factory=dict)
 
 
 def event_name(kind: str, event: str | None) -> str:

@@ -13,6 +13,7 @@ from server.domain.scoring import EMPTY_STATE, DecayedSum, ScoreState
 # with the identifier cap, no profile document comes near MongoDB's 16 MB.
 MAX_TRAITS = 100
 MAX_TRAIT_BYTES = 2048
+MAX_GROUPS = 20
 
 
 @dataclass(frozen=True)
@@ -38,16 +39,29 @@ class Profile:
     merged_into: str | None = None
     # The newest message about the customer, scored or not: what the profile's retention counts from.
     last_active: datetime | None = None
+    groups: tuple[str, ...] = ()  # accounts or households the customer belongs to (group calls)
+
+
+def newest(current: Mapping[str, Trait], values: Mapping[str, Any], at: datetime) -> dict[str, Trait]:
+    """Traits accumulate; for each name the newest value wins, whatever order messages arrive in."""
+    merged = dict(current)
+    for name, value in values.items():
+        held = merged.get(name)
+        if held is None or held.at <= at:
+            merged[name] = Trait(value, at)
+    return merged
 
 
 def with_traits(profile: Profile, traits: Mapping[str, Any], at: datetime) -> Profile:
-    """Traits accumulate; for each name the newest value wins, whatever order messages arrive in."""
-    merged = dict(profile.traits)
-    for name, value in traits.items():
-        current = merged.get(name)
-        if current is None or current.at <= at:
-            merged[name] = Trait(value, at)
-    return replace(profile, traits=merged)
+    """The profile with these traits, newest value winning per name."""
+    return replace(profile, traits=newest(profile.traits, traits, at))
+
+
+def with_group(profile: Profile, group_id: str) -> Profile:
+    """The profile as a member of one more group (an account or household)."""
+    if group_id in profile.groups:
+        return profile
+    return replace(profile, groups=(*profile.groups, group_id))
 
 
 def seen(profile: Profile, at: datetime) -> Profile:

@@ -36,6 +36,7 @@ from server.storage.custom_channels import CustomChannels
 from server.storage.data_keys import DataKeys
 from server.storage.dsr_requests import DsrRequests
 from server.storage.events import Events
+from server.storage.groups import Groups
 from server.storage.identities import Identities
 from server.storage.merges import Merges
 from server.storage.migrations import Migrations
@@ -94,7 +95,7 @@ class Services:
         ledger, data_keys, identities = ConsentLedger(db), DataKeys(db), Identities(db)
         receipts, triggers_store = Receipts(db), Triggers(db)
         vault = Vault(data_keys, keyring)
-        channels = ChannelService(CustomChannels(db))
+        channels, groups = ChannelService(CustomChannels(db)), Groups(db)
         writer = IngestWriter(
             db.client,
             IngestStores(
@@ -105,6 +106,7 @@ class Services:
                 ledger=ledger,
                 merges=merges,
                 data_keys=data_keys,
+                groups=groups,
                 channels=channels,
             ),
             vault,
@@ -137,7 +139,7 @@ class Services:
         propensity = PropensityService(events, fits, workspaces, clock)
         feed = ProfileFeed(profiles, per_key=subscriptions_per_key)
         profile_service = ProfileService(
-            profiles, events, merges, workspaces, vault, audit, clock, identities, feed
+            profiles, events, merges, workspaces, vault, audit, clock, identities, feed, groups
         )
         consent = ConsentService(ledger)
         dsr = DsrService(

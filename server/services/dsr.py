@@ -423,6 +423,7 @@ class DsrService:
             "userAliases": list(profile.user_aliases),
             "anonymousIds": list(profile.anonymous_ids),
             "mergedInto": profile.merged_into,
+            "groups": list(profile.groups),
             "traits": traits,
             "consent": {
                 p.value: {"granted": s.granted, "source": s.source.value, "at": s.at}

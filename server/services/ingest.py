@@ -170,6 +170,7 @@ class IngestService:
             activity = behaviour(name, taxonomy.get(name), payload.properties, context, workspace.own_hosts)
         if payload.traits:
             _check_traits(payload.traits)
+        group = payload.type == "group"
         context_traits = context.get("traits")
         return Message(
             index=index,
@@ -182,7 +183,8 @@ class IngestService:
             group_id=payload.group_id,
             decisions=tuple(decisions),
             policy_version=None,
-            traits=payload.traits if payload.type in ("identify", "group") else {},
+            traits={} if group else payload.traits,
+            group_traits=payload.traits if group else {},
             behaviour=activity,
             ids=self._vault.identifiers(
                 workspace.id,
@@ -191,7 +193,10 @@ class IngestService:
                 anonymous_id=payload.anonymous_id,
                 previous_id=payload.previous_id,
                 # Segment's browser library repeats the user's traits in every call's context.
-                traits=(payload.traits, context_traits if isinstance(context_traits, dict) else {}),
+                traits=(
+                    {} if group else payload.traits,
+                    context_traits if isinstance(context_traits, dict) else {},
+                ),
                 region=workspace.phone_region,
             ),
         )

@@ -9,8 +9,10 @@ starts afresh.
 """
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
@@ -20,17 +22,21 @@ from privacy.crypto import WrappedKey
 from privacy.purposes import ConsentSource, Purpose
 from server.domain.access import Principal, Role
 from server.domain.event import StoredEvent
+from server.domain.group import Group, key_owner
 from server.domain.identity import Known, Outcome, Resolution, resolve
 from server.domain.ingest import IngestResult, Rejection
 from server.domain.message import IDENTITY_TYPES, Message
 from server.domain.profile import (
+    MAX_GROUPS,
     MAX_TRAITS,
     Profile,
     identifier_count,
+    newest,
     seen,
     trait_count_with,
     user_ids,
     with_alias,
+    with_group,
     with_ids,
     with_traits,
 )
@@ -42,7 +48,8 @@ from server.services.channels import ChannelService
 from server.services.vault import Vault
 from server.storage.consent_ledger import ConsentLedger
 from server.storage.data_keys import DataKeys
-from server.storage.events import Events, new_event_id
+from server.storage.events import Events
+from server.storage.groups import Groups
 from server.storage.identities import Claim, Identities
 from server.storage.merges import Merges, merge_record
 from server.storage.profiles import Profiles, new_profile_id
@@ -60,6 +67,7 @@ class IngestStores:
     ledger: ConsentLedger
     merges: Merges
     data_keys: DataKeys
+    groups: Groups
     channels: ChannelService  # the workspace's custom channels, admitted in the unit's transaction
 
 
@@ -96,6 +104,8 @@ class UnitOfWork:
         self.changed: set[str] = set()
         self.rescore: set[str] = set()
         self.claims: dict[str, Claim] = {}
+        self.groups: dict[str, Group] = {}
+        self.changed_groups: set[str] = set()
         self.events: list[StoredEvent] = []
         self.receipts: list[Receipt] = []
         self.ledger: list[tuple[int, ConsentEntry, datetime]] = []
@@ -139,6 +149,9 @@ class UnitOfWork:
             self.seen |= await self.s.events.existing_message_ids(self.ws, behaviour_ids, session=session)
         if identity_ids:
             self.seen |= await self.s.receipts.existing(self.ws, identity_ids, session=session)
+        group_ids = sorted({m.group_id for m in messages if m.type == "group" and m.group_id})
+        if group_ids:
+            self.groups = await self.s.groups.of_ids(self.ws, group_ids, session=session)
         pii_names = self.workspace.pii_traits
         with_pii = {
             pid
@@ -146,6 +159,10 @@ class UnitOfWork:
             if any(is_pii_trait(name, pii_names) for name in m.traits)
             for h in m.ids.hashes()
             if (pid := self.owner.get(h)) is not None
+        } | {
+            key_owner(m.group_id)
+            for m in messages
+            if m.group_id and any(is_pii_trait(name, pii_names) for name in m.group_traits)
         }
         if with_pii:
             self.keys = await self.vault.keys(self.ws, with_pii, session=session)
@@ -168,6 +185,9 @@ class UnitOfWork:
             profile = self._consent(profile, message.decisions, message.policy_version, message.at)
         if message.traits:
             profile = self._traits(profile, message)
+        if message.type == "group" and message.group_id:
+            profile = with_group(profile, message.group_id)
+            self._group(message.group_id, message.group_traits, message.at)
         for kind, hash_ in message.ids.contacts:
             self._claim(hash_, kind, None)
         self._put(profile)
@@ -200,7 +220,7 @@ class UnitOfWork:
             result.expired += 1
             return
         event = StoredEvent(
-            id=new_event_id(),
+            id="",  # assigned as it is stored
             message_id=message.message_id,
             profile_id=profile.id,
             type=message.type,
@@ -271,6 +291,21 @@ class UnitOfWork:
                     "TOO_MANY_TRAITS",
                     f"A profile holds at most {MAX_TRAITS} traits.",
                     "traits",
+                )
+            )
+            return None
+        if (
+            target is not None
+            and message.type == "group"
+            and message.group_id not in target.groups
+            and len(target.groups) >= MAX_GROUPS
+        ):
+            result.rejected.append(
+                Rejection(
+                    message.index,
+                    "TOO_MANY_GROUPS",
+                    f"A profile belongs to at most {MAX_GROUPS} groups.",
+                    "groupId",
                 )
             )
             return None
@@ -422,6 +457,17 @@ class UnitOfWork:
             )
         return profile
 
+    def _group(self, group_id: str, traits: Mapping[str, Any], at: datetime) -> None:
+        """The group's traits, newest value winning; personal ones encrypted under the group's own key."""
+        group = self.groups.get(group_id) or Group(id=group_id)
+        plain, pii = split_traits(traits, self.workspace.pii_traits)
+        if plain:
+            group = replace(group, traits=newest(group.traits, plain, at))
+        if pii:
+            group = self.vault.seal_group(self.ws, group, pii, at, self._key(key_owner(group_id)))
+        self.groups[group_id] = group
+        self.changed_groups.add(group_id)
+
     def _key(self, profile_id: str) -> bytes:
         """The profile's data key: loaded with the unit, or new (stored with the unit's writes)."""
         if profile_id not in self.keys:
@@ -459,6 +505,9 @@ class UnitOfWork:
         expiry = {p.id: profile_expiry(p.last_active, self.workspace.retention) for p in changed}
         await self.s.profiles.save_all(ws, changed, expire_at=expiry, session=session)
         await self.s.merges.record(ws, self.merges, session=session)
+        await self.s.groups.save_all(
+            ws, [self.groups[g] for g in sorted(self.changed_groups)], session=session
+        )
 
 
 def _combined(winner: Profile, loser: Profile) -> list[Decision]:

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import pymongo
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
@@ -32,7 +33,13 @@ from server.storage.client import Client
 logger = logging.getLogger("granular.ingest")
 
 MAX_QUEUED_MESSAGES = 5_000
-MAX_UNIT_MESSAGES = 2_000
+# Messages one unit takes (one transaction): enough to merge many small batches, small enough that a
+# unit of full batches over distinct customers commits well inside its time budget.
+MAX_UNIT_MESSAGES = 1_000
+# A unit's whole transaction, retries included, has this long (every other database operation has the
+# client's shorter budget): its writes are one command per collection, each carrying up to a
+# thousand documents.
+UNIT_SECONDS = 60.0
 MAX_ATTEMPTS = 8
 
 Committed = Callable[[str, Counter[str], datetime], Awaitable[None]]
@@ -192,8 +199,9 @@ class IngestWriter:
 
         while True:
             try:
-                async with self._client.start_session() as session:
-                    await session.with_transaction(attempt)
+                with pymongo.timeout(UNIT_SECONDS):
+                    async with self._client.start_session() as session:
+                        await session.with_transaction(attempt)
                 break
             except PyMongoError as error:
                 # A copy of these messages (or identifiers) committed after this unit read: re-judge.

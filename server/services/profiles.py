@@ -2,7 +2,7 @@
 
 import base64
 import binascii
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +13,7 @@ from privacy.purposes import Purpose
 from server.domain.access import Principal
 from server.domain.affinity import top_affinities
 from server.domain.errors import Forbidden, InvalidInput, NotFound
+from server.domain.group import Group, key_owner
 from server.domain.profile import Profile
 from server.domain.scoring import (
     ScoredEvent,
@@ -29,6 +30,7 @@ from server.services.profile_feed import ProfileFeed
 from server.services.vault import Vault
 from server.storage.client import Document
 from server.storage.events import Events, StoredEvent
+from server.storage.groups import Groups
 from server.storage.identities import Identities
 from server.storage.merges import Merges
 from server.storage.profiles import ProfileQuery, Profiles
@@ -44,6 +46,12 @@ class Scores:
     engagement: float
     intent: float
     affinities: list[tuple[str, float]]
+
+
+@dataclass(frozen=True)
+class GroupView:
+    id: str
+    traits: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -88,9 +96,11 @@ class ProfileService:
         clock: Callable[[], datetime],
         identities: Identities,
         feed: ProfileFeed,
+        groups: Groups,
     ) -> None:
         self._identities = identities
         self._feed = feed
+        self._groups = groups
         self._profiles = profiles
         self._events = events
         self._merges = merges
@@ -142,6 +152,27 @@ class ProfileService:
                 details={"fields": sorted(profile.pii)},
             )
         return ProfileView(profile=profile, scores=scores, traits=traits, consent=dict(profile.consent))
+
+    async def groups(self, principal: Principal, group_ids: Sequence[str]) -> list[GroupView]:
+        """The groups a profile belongs to, with their traits (personal ones, decrypted and audited,
+        only for roles that see personal data)."""
+        ws = principal.workspace_id
+        found = await self._groups.of_ids(ws, list(group_ids))
+        personal = [key_owner(g.id) for g in found.values() if g.pii] if principal.sees_pii else []
+        keys = await self._vault.keys(ws, personal) if personal else {}
+        views = []
+        for group_id in group_ids:
+            group = found.get(group_id) or Group(id=group_id)
+            traits: dict[str, Any] = {name: t.value for name, t in group.traits.items()}
+            if key_owner(group_id) in keys:
+                traits.update(
+                    self._vault.opened(ws, key_owner(group_id), group.pii, keys[key_owner(group_id)])
+                )
+                await self._audit.record(
+                    principal, "pii.read", details={"group": group_id, "fields": sorted(group.pii)}
+                )
+            views.append(GroupView(id=group_id, traits=traits))
+        return views
 
     async def search(
         self,

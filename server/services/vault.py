@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from cachetools import LRUCache
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from privacy.classification import IdentifierKind, contact_kind, contacts, normalize
@@ -25,6 +26,7 @@ from privacy.crypto import (
     unwrap_data_key,
     wrap_data_key,
 )
+from server.domain.group import Group, key_owner
 from server.domain.message import Identifiers
 from server.domain.profile import Profile
 from server.storage.data_keys import DataKeys
@@ -34,6 +36,9 @@ class Vault:
     def __init__(self, data_keys: DataKeys, keyring: Keyring) -> None:
         self._data_keys = data_keys
         self._keyring = keyring
+        # The same visitors' ids arrive again and again: their keyed hashes are kept (bounded). Only
+        # user and anonymous ids, never an e-mail or phone.
+        self._id_hashes: LRUCache[tuple[str, IdentifierKind, str], str] = LRUCache(maxsize=65_536)
 
     def identity_hash(self, workspace_id: str, kind: IdentifierKind, normalized: str) -> str:
         """The keyed hash that names an identifier in the identity map and the suppression list."""
@@ -45,6 +50,16 @@ class Vault:
         self, workspace_id: str, kind: IdentifierKind, value: object, *, region: str | None = None
     ) -> str | None:
         """The identity hash of a raw value, after the one normalization; None if it is not one."""
+        if kind in (IdentifierKind.USER_ID, IdentifierKind.ANONYMOUS_ID) and isinstance(value, str):
+            cached = self._id_hashes.get((workspace_id, kind, value))
+            if cached is None:
+                normalized = normalize(kind, value, region=region)
+                if normalized is None:
+                    return None
+                cached = self._id_hashes[(workspace_id, kind, value)] = self.identity_hash(
+                    workspace_id, kind, normalized
+                )
+            return cached
         normalized = normalize(kind, value, region=region)
         return None if normalized is None else self.identity_hash(workspace_id, kind, normalized)
 
@@ -112,18 +127,40 @@ class Vault:
     ) -> Profile:
         """The profile with these PII traits encrypted under `key` (newest value wins), and a blind
         index for every e-mail and phone among them, whatever the trait is called."""
-        fresh = {n: v for n, v in pii.items() if n not in profile.pii or profile.pii[n][1] <= at}
+        fresh = _fresher(profile.pii, pii, at)
         if not fresh:
             return profile
-        sealed = dict(profile.pii)
-        for name, value in fresh.items():
-            plaintext = json.dumps(value, default=str)
-            sealed[name] = (
-                encrypt_field(key, plaintext, workspace_id=workspace_id, profile_id=profile.id, field=name),
-                at,
-            )
+        sealed = self.sealed(workspace_id, profile.id, profile.pii, fresh, at, key)
         indexes = {*profile.blind_indexes, *self.contact_indexes(workspace_id, fresh, region=region)}
         return replace(profile, pii=sealed, blind_indexes=tuple(sorted(indexes)))
+
+    def seal_group(
+        self, workspace_id: str, group: Group, pii: Mapping[str, Any], at: datetime, key: bytes
+    ) -> Group:
+        """The group with these PII traits encrypted under its own key (newest value wins)."""
+        fresh = _fresher(group.pii, pii, at)
+        if not fresh:
+            return group
+        return replace(group, pii=self.sealed(workspace_id, key_owner(group.id), group.pii, fresh, at, key))
+
+    def sealed(
+        self,
+        workspace_id: str,
+        owner: str,
+        current: Mapping[str, tuple[bytes, datetime]],
+        values: Mapping[str, Any],
+        at: datetime,
+        key: bytes,
+    ) -> dict[str, tuple[bytes, datetime]]:
+        """`current` with each value encrypted under `key`, bound to its workspace, owner and field."""
+        sealed = dict(current)
+        for name, value in values.items():
+            plaintext = json.dumps(value, default=str)
+            sealed[name] = (
+                encrypt_field(key, plaintext, workspace_id=workspace_id, profile_id=owner, field=name),
+                at,
+            )
+        return sealed
 
     def contact_indexes(
         self, workspace_id: str, traits: Mapping[str, Any], *, region: str | None = None
@@ -138,13 +175,19 @@ class Vault:
 
     def open_with(self, workspace_id: str, profile: Profile, key: bytes | None) -> dict[str, Any]:
         """The profile's PII in plaintext under `key`; empty without a key (shredded)."""
+        return self.opened(workspace_id, profile.id, profile.pii, key)
+
+    def opened(
+        self, workspace_id: str, owner: str, pii: Mapping[str, tuple[bytes, datetime]], key: bytes | None
+    ) -> dict[str, Any]:
+        """These encrypted fields of one owner (a profile, or a group's key owner) in plaintext."""
         if key is None:
             return {}
         return {
             name: json.loads(
-                decrypt_field(key, ciphertext, workspace_id=workspace_id, profile_id=profile.id, field=name)
+                decrypt_field(key, ciphertext, workspace_id=workspace_id, profile_id=owner, field=name)
             )
-            for name, (ciphertext, _) in profile.pii.items()
+            for name, (ciphertext, _) in pii.items()
         }
 
     async def open(
@@ -155,3 +198,10 @@ class Vault:
             return {}
         keys = await self.keys(workspace_id, [profile.id], session=session)
         return self.open_with(workspace_id, profile, keys.get(profile.id))
+
+
+def _fresher(
+    current: Mapping[str, tuple[bytes, datetime]], values: Mapping[str, Any], at: datetime
+) -> dict[str, Any]:
+    """The values not older than what is held (newest value wins per field)."""
+    return {n: v for n, v in values.items() if n not in current or current[n][1] <= at}

@@ -17,8 +17,8 @@ from server.storage.retention import EXPIRE_AT
 
 
 def to_doc(workspace_id: str, event: StoredEvent) -> Document:
-    return {
-        "_id": ObjectId(event.id),
+    doc: Document = {"_id": ObjectId(event.id)} if event.id else {}  # new events get theirs from the driver
+    return doc | {
         "workspace_id": workspace_id,
         "message_id": event.message_id,
         "profile_id": event.profile_id,

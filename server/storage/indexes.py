@@ -83,6 +83,9 @@ INDEXES: dict[str, list[IndexModel]] = {
     "identities": [
         IndexModel([("workspace_id", ASCENDING), ("profile_id", ASCENDING)], name="by_profile"),
     ],
+    "groups": [
+        IndexModel([("workspace_id", ASCENDING), ("group_id", ASCENDING)], unique=True, name="group_unique"),
+    ],
     "receipts": [
         IndexModel(
             [("workspace_id", ASCENDING), ("message_id", ASCENDING)],

@@ -113,7 +113,6 @@ async def test_an_unknown_path_under_v1_is_not_found(api: Api) -> None:
     assert response.status_code == 404
 
 
-@pytest.mark.xfail(strict=True, reason="groups land with the ingest rewrite")
 @pytest.mark.parametrize("path", ["/v1/group", "/v1/g"])
 async def test_a_group_call_links_the_profile_to_its_group(api: Api, path: str) -> None:
     message = {"userId": "u1", "groupId": "acme", "traits": {"plan": "b2b"}, "context": CONSENT}

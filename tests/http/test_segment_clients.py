@@ -33,7 +33,6 @@ pytestmark = pytest.mark.skipif(
     reason="Node.js or Segment's libraries are missing (apt-get install nodejs npm; cd tests/clients && npm ci)",
 )
 CONTEXT = {"consent": {"categoryPreferences": ALL_GRANTED}}
-GROUPS_PENDING = pytest.mark.xfail(strict=True, reason="groups land with the ingest rewrite")
 PER_EVENT = None  # analytics-next's default delivery: one request per call
 BATCHING = {"strategy": "batching", "config": {"size": 4, "timeout": 1000}}
 
@@ -195,7 +194,6 @@ def test_the_browser_library_is_refused_from_an_origin_the_workspace_does_not_al
         assert mongo[live.settings.database]["events"].count_documents({}) == 0
 
 
-@GROUPS_PENDING
 @needs_chromium
 def test_the_browser_library_groups_a_customer(browser: "Browser", live: Live) -> None:
     visit = _visit(browser, live, PER_EVENT, GROUP, posts_expected=2)
@@ -203,7 +201,6 @@ def test_the_browser_library_groups_a_customer(browser: "Browser", live: Live) -
     assert live.groups_of("u-group") == [{"id": "acme"}]
 
 
-@GROUPS_PENDING
 @needs_chromium
 def test_the_browser_library_batching_groups_a_customer(browser: "Browser", live: Live) -> None:
     visit = _visit(
@@ -247,7 +244,6 @@ def test_the_node_library_sends_its_calls_in_one_batch(live: Live) -> None:
     _assert_journey_stored(live, "u-node", "anon-node")
 
 
-@GROUPS_PENDING
 def test_the_node_library_groups_a_customer(live: Live) -> None:
     user = {"userId": "u-group", "context": CONTEXT}
     _node(live, [("identify", user), ("group", {**user, "groupId": "acme", "traits": {"plan": "b2b"}})])

@@ -19,6 +19,14 @@ class Affinity:
     weight: float
 
 
+@strawberry.type(description="An account or household the customer belongs to (Segment group calls).")
+class Group:
+    id: strawberry.ID
+    traits: JSON = strawberry.field(  # type: ignore[valid-type]
+        description="The group's traits; personal ones (decrypted, audited) only for COMPLIANCE and ADMIN."
+    )
+
+
 @strawberry.type(description="The current decision for one purpose.")
 class PurposeConsent:
     purpose: Purpose  # type: ignore[valid-type]
@@ -83,6 +91,12 @@ class Profile:
     )
     first_seen: datetime | None
     last_seen: datetime | None
+    group_ids: strawberry.Private[tuple[str, ...]] = ()
+
+    @strawberry.field(description="The accounts or households the customer belongs to.")
+    async def groups(self, info: strawberry.Info) -> list[Group]:
+        views = await info.context.services.profiles.groups(info.context.principal, self.group_ids)
+        return [Group(id=strawberry.ID(v.id), traits=v.traits) for v in views]
 
     @strawberry.field(
         description="The events and weights behind the scores; null without personalization consent."
@@ -121,6 +135,7 @@ class Profile:
             traits=view.traits,
             first_seen=profile.scores.first_seen,
             last_seen=profile.scores.last_seen,
+            group_ids=profile.groups,
         )
 
 
