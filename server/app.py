@@ -13,6 +13,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from server.domain.errors import Unavailable
+from server.domain.ingest import scope_for
 from server.domain.workspace import DEFAULT_WORKSPACE
 from server.graphql.errors import coded
 from server.graphql.schema import build_schema
@@ -32,7 +33,7 @@ from server.services.background import supervise
 from server.services.capacity import Capacity
 from server.services.rate_limit import RateLimiter
 from server.settings import Settings
-from server.storage.client import connect
+from server.storage.client import connect, is_sharded
 from server.storage.embedded import database_uri
 from server.storage.indexes import ensure_indexes
 from server.storage.keyfile import load_or_create
@@ -94,6 +95,7 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -
                 load_or_create(settings.key_path),
                 capacity=capacity,
                 subscriptions_per_key=settings.subscriptions_per_key,
+                transaction_scope=scope_for(settings.transaction_scope, await is_sharded(db)),
             )
             await services.migrations.run_pending()
             if settings.bootstrap_admin_key is not None:

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=100, ge=1)
     max_in_flight: int = Field(default=64, ge=1)
     subscriptions_per_key: int = Field(default=100, ge=1)
+    # What one ingest transaction holds: a unit of batches ("batch"), or one customer's messages
+    # ("customer", for a cluster sharded by profile id); "auto" asks the database whether it is sharded.
+    transaction_scope: Literal["auto", "batch", "customer"] = "auto"
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"
 

@@ -1,6 +1,7 @@
 """What happened to each message of a batch: the answer every ingest route gives its caller."""
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -32,3 +33,20 @@ class IngestResult:
         self.unplanned += other.unplanned
         self.rejected.extend(other.rejected)
         self.profile_ids.extend(other.profile_ids)
+
+
+class TransactionScope(StrEnum):
+    """What one ingest transaction holds. BATCH: every message of a unit of work (on one replica set:
+    the fewest commands). CUSTOMER: the messages of one customer (their identifiers connect them), so
+    that on a cluster sharded by profile id no transaction spans more than the few shards of one
+    customer's documents; a unit's customers are written side by side."""
+
+    BATCH = "batch"
+    CUSTOMER = "customer"
+
+
+def scope_for(configured: str, sharded: bool) -> TransactionScope:
+    """The configured scope; "auto" is CUSTOMER on a sharded cluster, BATCH otherwise."""
+    if configured != "auto":
+        return TransactionScope(configured)
+    return TransactionScope.CUSTOMER if sharded else TransactionScope.BATCH

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from privacy.crypto import Keyring
+from server.domain.ingest import TransactionScope
 from server.services.analytics import AnalyticsService
 from server.services.audit import AuditService
 from server.services.capacity import DEFAULT_IN_FLIGHT, Capacity
@@ -87,6 +88,7 @@ class Services:
         clock: Callable[[], datetime] = utc_now,
         capacity: Capacity | None = None,
         subscriptions_per_key: int = DEFAULT_SUBSCRIPTIONS_PER_KEY,
+        transaction_scope: TransactionScope = TransactionScope.BATCH,
     ) -> "Services":
         audit_log = AuditLog(db)
         profiles, events, merges, workspaces = Profiles(db), Events(db), Merges(db), Workspaces(db)
@@ -112,6 +114,7 @@ class Services:
             vault,
             clock=clock,
             committed=taxonomy.count_unplanned,
+            scope=transaction_scope,
         )
         ingest = IngestService(
             writer,

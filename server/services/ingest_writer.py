@@ -23,7 +23,8 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from server.domain.errors import GranularError, Overloaded, Unavailable
-from server.domain.ingest import IngestResult, Rejection
+from server.domain.ingest import IngestResult, Rejection, TransactionScope
+from server.domain.message import Message
 from server.domain.workspace import WorkspaceSettings
 from server.metrics import INGEST_ATTEMPTS, INGEST_BATCHES, INGEST_UNITS
 from server.services.ingest_unit import IngestStores, Submission, UnitOfWork
@@ -43,6 +44,36 @@ UNIT_SECONDS = 60.0
 MAX_ATTEMPTS = 8
 
 Committed = Callable[[str, Counter[str], datetime], Awaitable[None]]
+
+
+_CUSTOMERS_AT_ONCE = 16
+
+
+def per_customer(submissions: list[Submission]) -> list[list[tuple[int, Submission]]]:
+    """The unit split by customer: messages that share an identifier (directly or through others)
+    stay together, in order; each part lists (index of its submission, the submission's messages in
+    this part)."""
+    parent: dict[str, str] = {}
+
+    def root(hash_: str) -> str:
+        while parent.setdefault(hash_, hash_) != hash_:
+            parent[hash_] = parent[parent[hash_]]
+            hash_ = parent[hash_]
+        return hash_
+
+    for submission in submissions:
+        for message in submission.messages:
+            first, *others = message.ids.hashes()
+            for other in others:
+                parent[root(other)] = root(first)
+    parts: dict[str, dict[int, list[Message]]] = {}
+    for origin, submission in enumerate(submissions):
+        for message in submission.messages:
+            parts.setdefault(root(message.ids.hashes()[0]), {}).setdefault(origin, []).append(message)
+    return [
+        [(origin, Submission(submissions[origin].principal, messages)) for origin, messages in part.items()]
+        for part in parts.values()
+    ]
 
 
 class _TooManyAttempts(Exception):
@@ -77,9 +108,11 @@ class IngestWriter:
         *,
         clock: Callable[[], datetime],
         committed: Committed,
+        scope: TransactionScope = TransactionScope.BATCH,
         max_queued: int = MAX_QUEUED_MESSAGES,
         max_unit: int = MAX_UNIT_MESSAGES,
     ) -> None:
+        self._scope = scope
         self._client = client
         self._stores = stores
         self._vault = vault
@@ -160,7 +193,7 @@ class IngestWriter:
     async def _isolate(self, workspace: WorkspaceSettings, submission: Submission) -> IngestResult:
         """The submission written in halves until the messages that fail on their own are found."""
         try:
-            return (await self._run(workspace, [submission]))[0]
+            return (await self._transaction(workspace, [submission]))[0]
         except (PyMongoError, GranularError, _TooManyAttempts):
             raise
         except Exception as error:
@@ -180,6 +213,25 @@ class IngestWriter:
             return result
 
     async def _run(self, workspace: WorkspaceSettings, submissions: list[Submission]) -> list[IngestResult]:
+        """The unit: one transaction, or on a sharded cluster one per customer (see TransactionScope)."""
+        if self._scope is TransactionScope.BATCH:
+            return await self._transaction(workspace, submissions)
+        results = [IngestResult() for _ in submissions]
+        parts = per_customer(submissions)
+        places = asyncio.Semaphore(_CUSTOMERS_AT_ONCE)
+
+        async def one(part: list[tuple[int, Submission]]) -> None:
+            async with places:
+                done = await self._transaction(workspace, [submission for _, submission in part])
+            for (origin, _), result in zip(part, done, strict=True):
+                results[origin].add(result)
+
+        await asyncio.gather(*(one(part) for part in parts))
+        return results
+
+    async def _transaction(
+        self, workspace: WorkspaceSettings, submissions: list[Submission]
+    ) -> list[IngestResult]:
         """One unit in one transaction; write conflicts and a racing copy of the same messages make
         it run again from the start (each attempt re-reads everything), at most MAX_ATTEMPTS times."""
         received_at = self._clock()

@@ -86,3 +86,8 @@ async def delete_chunk(
     if not ids:
         return 0
     return (await collection.delete_many({"_id": {"$in": ids}})).deleted_count
+
+
+async def is_sharded(db: Database) -> bool:
+    """Whether the database is a sharded cluster: a mongos answers `hello` with msg "isdbgrid"."""
+    return (await db.command("hello")).get("msg") == "isdbgrid"
