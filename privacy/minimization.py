@@ -77,6 +77,8 @@ def scrub_text(text: str) -> tuple[str, int]:
 
     def replace(match: re.Match[str]) -> str:
         nonlocal removed
+        if match.group().strip(":") == "":
+            return match.group()  # a bare "::" is punctuation in text, whatever ipaddress says
         try:
             ipaddress.IPv6Address(match.group())
         except ValueError:

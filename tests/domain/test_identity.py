@@ -63,3 +63,46 @@ def test_ids_already_known_to_one_profile_change_nothing() -> None:
     known = Known("p1", "u1")
     result = _resolve(user_id="u1", anonymous_id="a1", by_user=known, by_anonymous=known)
     assert (result.outcome, result.target) == (Outcome.EXISTING, "p1")
+
+
+def test_an_alias_to_another_customers_user_id_is_refused_for_a_browser_key() -> None:
+    result = _resolve(
+        user_id="u1",
+        anonymous_id="u2",
+        by_user=Known("p1", "u1"),
+        by_anonymous=Known("p2", "u2"),
+        second_is_user=True,
+    )
+    assert (result.outcome, result.target, result.rule) == (
+        Outcome.REFUSED_MERGE,
+        "p1",
+        "identified_alias_needs_server_key",
+    )
+
+
+def test_an_alias_of_a_new_user_id_to_an_identified_customer_is_refused_for_a_browser_key() -> None:
+    result = _resolve(user_id="u-new", anonymous_id="u2", by_anonymous=Known("p2", "u2"), second_is_user=True)
+    assert (result.outcome, result.target, result.add_user_id) == (Outcome.REFUSED_MERGE, None, "u-new")
+
+
+def test_an_alias_of_a_new_user_id_becomes_an_alias_for_a_key_that_may() -> None:
+    result = _resolve(
+        user_id="u-new",
+        anonymous_id="u2",
+        by_anonymous=Known("p2", "u2"),
+        second_is_user=True,
+        may_merge_identified=True,
+    )
+    assert (result.outcome, result.target, result.add_alias) == (Outcome.LINK, "p2", "u-new")
+
+
+def test_an_alias_between_two_identified_customers_merges_for_a_key_that_may() -> None:
+    result = _resolve(
+        user_id="u1",
+        anonymous_id="u2",
+        by_user=Known("p1", "u1"),
+        by_anonymous=Known("p2", "u2"),
+        second_is_user=True,
+        may_merge_identified=True,
+    )
+    assert (result.outcome, result.target, result.loser) == (Outcome.MERGE, "p1", "p2")

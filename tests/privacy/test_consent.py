@@ -11,6 +11,7 @@ from privacy.consent import (
     ConsentEntry,
     PurposeState,
     apply_entry,
+    chained,
     changes,
     combine_most_restrictive,
     decisions_from_context,
@@ -434,3 +435,81 @@ def test_merging_decides_the_same_whichever_side_is_first(
         return {purpose: s.granted for purpose, s in state.items()}
 
     assert decisions(combine_most_restrictive(a, b)) == decisions(combine_most_restrictive(b, a))
+
+
+# Effective time: when a decision took effect, apart from when it was recorded
+
+
+def _effective(
+    purpose: Purpose, granted: bool, effective: int, recorded: int, prev: str | None = None
+) -> ConsentEntry:
+    return ledger_entry(
+        profile_id="p1",
+        purpose=purpose,
+        granted=granted,
+        source=EVENT,
+        policy_version=None,
+        at=T0 + timedelta(minutes=recorded),
+        prev_hash=prev,
+        effective_at=T0 + timedelta(minutes=effective),
+    )
+
+
+def test_an_entry_with_an_effective_time_hashes_it_and_verifies() -> None:
+    first = _effective(ANALYTICS, True, effective=-60, recorded=0)
+    second = _effective(ANALYTICS, False, effective=5, recorded=5, prev=first.hash)
+    assert verify_chain([first, second]) is None
+    assert verify_chain([replace(first, effective_at=T0), second]) == 0
+
+
+def test_an_entry_without_an_effective_time_keeps_its_old_hash() -> None:
+    (entry,) = _chain((ANALYTICS, True, 0))
+    canonical = {
+        "profile_id": "p1",
+        "purpose": "analytics",
+        "granted": True,
+        "source": "api",
+        "policy_version": "v1",
+        "at": "2026-01-01T00:00:00.000+00:00",
+        "prev_hash": "",
+    }
+    assert entry.hash == hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+
+def test_state_at_a_past_moment_follows_when_decisions_took_effect() -> None:
+    granted = _effective(ANALYTICS, True, effective=-60 * 24 * 60, recorded=0)
+    assert state_at([granted], T0 - timedelta(days=30))[ANALYTICS].granted is True
+
+
+def test_an_older_decision_of_the_same_value_moves_held_since_back() -> None:
+    state = {ANALYTICS: _state(True, 0)}
+    older = _effective(ANALYTICS, True, effective=-100, recorded=10)
+    assert apply_entry(state, older)[ANALYTICS].at == T0 - timedelta(minutes=100)
+
+
+def test_an_older_contrary_decision_is_history_and_leaves_the_state() -> None:
+    state = {ANALYTICS: _state(False, 0)}
+    older = _effective(ANALYTICS, True, effective=-100, recorded=10)
+    assert apply_entry(state, older) == state
+
+
+def test_an_older_decision_is_worth_recording_a_repeat_at_a_later_time_is_not() -> None:
+    state = {ANALYTICS: _state(True, 0)}
+    assert changes(state, [(ANALYTICS, True, EVENT)], T0 - timedelta(minutes=5)) == [(ANALYTICS, True, EVENT)]
+    assert changes(state, [(ANALYTICS, True, EVENT)], T0 + timedelta(minutes=5)) == []
+
+
+def test_chaining_decisions_links_entries_and_returns_the_new_head() -> None:
+    state, head, appended = chained(
+        {},
+        (0, ""),
+        [(ANALYTICS, True, EVENT), (ADVERTISING, False, GPC)],
+        profile_id="p1",
+        policy_version=None,
+        effective_at=T0,
+        recorded_at=T0 + timedelta(minutes=1),
+    )
+    assert [seq for seq, _ in appended] == [1, 2]
+    assert head == (2, appended[-1][1].hash)
+    assert verify_chain([entry for _, entry in appended]) is None
+    assert state[ADVERTISING].granted is False

@@ -452,3 +452,25 @@ def test_the_context_given_is_not_changed() -> None:
     context = {"ip": "198.51.100.23", "page": {"url": "https://s.example/?q=1"}, "traits": {"a": 1}}
     minimize_context(context)
     assert context == {"ip": "198.51.100.23", "page": {"url": "https://s.example/?q=1"}, "traits": {"a": 1}}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "write to ana＠example.com today",
+        "write to ana﹫example.com today",
+        "write to ana%40example.com today",
+        "call +1_415_555_0132 today",
+        "call 0151_2345_6789 today",
+        "seen from 2001:db8:85a3::8a2e:370:7334 today",
+        "seen from 2001:0db8:0000:0000:0000:ff00:0042:8329 today",
+    ],
+)
+def test_addresses_and_numbers_however_written_are_removed_from_free_text(text: str) -> None:
+    scrubbed, count = scrub_text(text)
+    assert (scrubbed.split()[-2], count) == (REMOVED, 1)
+
+
+@pytest.mark.parametrize("text", ["meet at 10:30:00", "ratio 1:2:3", "see ::marker"])
+def test_times_and_ratios_are_not_mistaken_for_addresses(text: str) -> None:
+    assert scrub_text(text) == (text, 0)
