@@ -74,6 +74,10 @@ class Profile:
     user_id: str | None
     anonymous_ids: list[str]
     phase: Phase | None  # type: ignore[valid-type]
+    journey_open: bool | None = strawberry.field(
+        description="Whether the latest journey is still open (no ACTION yet, a micro-conversion within "
+        "30 days); `phase` stays the latest journey's phase either way. Null without personalization consent."
+    )
     engagement_score: float | None
     intent_score: float | None
     affinities: list[Affinity]
@@ -114,6 +118,7 @@ class Profile:
             user_id=profile.user_id,
             anonymous_ids=list(profile.anonymous_ids),
             phase=scores.phase if scores else None,
+            journey_open=scores.journey_open if scores else None,
             engagement_score=scores.engagement if scores else None,
             intent_score=scores.intent if scores else None,
             affinities=[Affinity(key=k, weight=w) for k, w in scores.affinities] if scores else [],
