@@ -20,6 +20,7 @@ from server.storage.embedded import EmbeddedDatabaseError, database_uri
 
 if TYPE_CHECKING:
     from server.domain.demo_shop import Plan
+    from server.domain.ltv import BgNbdFit, FitCheck, GammaGammaFit
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -141,15 +142,13 @@ async def _fit(settings: Settings, uri: str, workspace: str) -> str:
     try:
         services = Services.build(client[settings.database], load_or_create(settings.key_path))
         models = await services.models.fit(Principal(workspace, Role.ADMIN, "cli"), None)
-        report = models.ltv
+        report = models.ltv.models
     finally:
         await client.close()
-    lines = [f"{report.customers} customers, {report.duration_ms:.0f} ms"]
-    lines.append(f"BG/NBD: {report.bgnbd}" if report.bgnbd else f"BG/NBD not fitted: {report.bgnbd_error}")
+    lines = [f"{report.customers} customers, {models.ltv.duration_ms:.0f} ms"]
+    lines.append(_fit_line("BG/NBD", report.bgnbd, report.bgnbd_error, report.bgnbd_checks))
     lines.append(
-        f"Gamma-Gamma: {report.gamma_gamma}"
-        if report.gamma_gamma
-        else f"Gamma-Gamma not fitted: {report.gamma_gamma_error}"
+        _fit_line("Gamma-Gamma", report.gamma_gamma, report.gamma_gamma_error, report.gamma_gamma_checks)
     )
     lines.append(
         f"Conversion model: AUC {models.propensity.auc} on {models.propensity.journeys} journeys"
@@ -157,6 +156,18 @@ async def _fit(settings: Settings, uri: str, workspace: str) -> str:
         else f"Conversion model not fitted: {models.propensity_error}"
     )
     return "\n".join(lines)
+
+
+def _fit_line(
+    model: str, fit: "BgNbdFit | GammaGammaFit | None", error: str | None, checks: "Sequence[FitCheck]"
+) -> str:
+    from dataclasses import fields
+
+    passed = ", ".join(f"{c.check.value} {'ok' if c.passed else 'FAILED'} ({c.detail})" for c in checks)
+    if fit is None:
+        return f"{model} not accepted: {error}\n  checks: {passed}"
+    params = ", ".join(f"{f.name} {getattr(fit, f.name):.4g}" for f in fields(fit) if f.name != "checks")
+    return f"{model}: {params}\n  checks: {passed}"
 
 
 def fit(args: argparse.Namespace) -> int:
@@ -198,7 +209,7 @@ async def _demo(settings: Settings, uri: str, plan: "Plan") -> str:
         _, secret = await services.keys.create(
             workspace_id=DEFAULT_WORKSPACE, role=Role.ADMIN, name="demo", actor="demo"
         )
-        fit = (await services.models.fit(principal, None)).ltv
+        fit = (await services.models.fit(principal, None)).ltv.models
     finally:
         await client.close()
     return "\n".join(

@@ -15,11 +15,21 @@ class LtvQueries:
         description="A profile's lifetime value: historical figures and predictions.",
         extensions=allow(Role.PERSONALIZATION, Role.ANALYST),
     )
-    async def ltv(self, info: Info, profile_id: strawberry.ID) -> Ltv | None:
+    async def ltv(
+        self,
+        info: Info,
+        profile_id: strawberry.ID,
+        as_of: Annotated[
+            datetime | None,
+            strawberry.argument(
+                description="Condition on the purchases up to this moment (default now), for backtests."
+            ),
+        ] = None,
+    ) -> Ltv | None:
         services, principal = info.context.services, info.context.principal
         if await services.profiles.find(principal, profile_id=str(profile_id)) is None:
             return None
-        return Ltv.of(await services.ltv.value(principal, str(profile_id)))
+        return Ltv.of(await services.ltv.value(principal, str(profile_id), as_of))
 
     @strawberry.field(
         description="First-session micro-conversions (first 30 minutes) of customers first seen in "

@@ -107,8 +107,8 @@ class Profile:
         return await info.context.services.propensity.probability(info.context.principal, str(self.id))
 
     @strawberry.field(description="Lifetime value: history and predictions (see Query.ltv).")
-    async def ltv(self, info: strawberry.Info) -> Ltv:
-        return Ltv.of(await info.context.services.ltv.value(info.context.principal, str(self.id)))
+    async def ltv(self, info: strawberry.Info, as_of: datetime | None = None) -> Ltv:
+        return Ltv.of(await info.context.services.ltv.value(info.context.principal, str(self.id), as_of))
 
     @classmethod
     def of(cls, view: ProfileView) -> "Profile":
