@@ -109,9 +109,7 @@ class CustomerValue:
     def unavailable_reason(self) -> str | None:
         """Why some prediction is None; None when every prediction is there."""
         if self.models is None:
-            return (
-                "No LTV model was fitted on data up to `asOf`: run fitModels (with `asOf` at or before it)."
-            )
+            return "No LTV model was fitted on data up to `asOf`: run fitModels (with an earlier `asOf`)."
         reasons = []
         if self.models.bgnbd is None:
             reasons.append(f"Purchase model (BG/NBD) not accepted: {self.models.bgnbd_error}")
