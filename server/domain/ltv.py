@@ -34,9 +34,9 @@ WEEKS_PER_MONTH = 4.345
 _LOG_BOUND = math.log(1e4)
 _NON_FINITE_PENALTY = 1e300
 MIN_REPEAT_BUYERS = 10
-# Beyond this ratio of largest to smallest curvature the likelihood is flat along some direction to
-# within what finite differences can tell: that parameter combination is not determined by the data.
-_MAX_CONDITION = 1e8
+# A direction of log-parameters along which the summed log-likelihood curves less than this is one the
+# data do not determine: one standard error along it spans more than a factor e^5 in the parameters.
+_MIN_CURVATURE = 1 / 5**2
 
 
 class Check(Enum):
@@ -232,17 +232,24 @@ def maximize_likelihood(
     )
     if at_bound:
         raise FitError(f"The {model} model has no finite fit for this data ({', '.join(at_bound)}).", checks)
-    # Curvature of the mean negative log-likelihood in log-parameters, from differences of its gradient.
+    # Curvature of the negative log-likelihood summed over customers, in log-parameters, from
+    # differences of its gradient: its inverse is the covariance of the estimates.
     jacobian = approx_fprime(result.x, lambda x: objective(x)[1], 1e-6)
-    eigenvalues = np.linalg.eigvalsh((jacobian + jacobian.T) / 2)
-    smallest, largest = float(eigenvalues[0]), float(eigenvalues[-1])
-    definite = bool(np.all(np.isfinite(eigenvalues))) and smallest > 0 and largest / smallest < _MAX_CONDITION
+    eigenvalues = np.linalg.eigvalsh((jacobian + jacobian.T) / 2 * n)
+    smallest = float(eigenvalues[0])
+    definite = bool(np.all(np.isfinite(eigenvalues))) and smallest >= _MIN_CURVATURE
+    spread = f"{1 / math.sqrt(smallest):.2g}" if smallest > 0 else "unbounded"
     checks.append(
-        FitCheck(Check.HESSIAN, definite, f"curvature eigenvalues from {smallest:.2e} to {largest:.2e}")
+        FitCheck(
+            Check.HESSIAN,
+            definite,
+            f"smallest eigenvalue {smallest:.3g} (standard error {spread} in log-parameters, at most 5)",
+        )
     )
     if not definite:
         raise FitError(
-            f"The {model} model's optimum is not a proper maximum (a flat or saddle direction).", checks
+            f"The {model} model's optimum is not a proper maximum: the data leave a parameter undetermined.",
+            checks,
         )
     return _f(np.exp(result.x)), tuple(checks)
 
