@@ -7,6 +7,7 @@ import signal
 import socket
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,8 @@ from server.settings import Settings
 from server.storage.embedded import EmbeddedDatabaseError, database_uri
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from server.domain.demo_shop import Plan
     from server.domain.ltv import BgNbdFit, FitCheck, GammaGammaFit
 
@@ -233,6 +236,48 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _backtest(settings: Settings, uri: str, workspace: str, end: "datetime", weeks: int) -> str:
+    from server.domain.access import Principal
+    from server.services import Services
+    from server.storage.client import connect
+    from server.storage.keyfile import load_or_create
+
+    client = connect(uri, timeout_ms=60_000)
+    try:
+        services = Services.build(client[settings.database], load_or_create(settings.key_path))
+        result = await services.ltv.backtest(Principal(workspace, Role.ADMIN, "cli"), end, weeks)
+    finally:
+        await client.close()
+    models = result.models
+    lines = [
+        f"Calibration: purchases up to {end:%Y-%m-%d}, {models.customers:,} customers; "
+        f"holdout: the {weeks} weeks after it.",
+        _fit_line("BG/NBD", models.bgnbd, models.bgnbd_error, models.bgnbd_checks),
+    ]
+    if result.rows:
+        lines += ["", "| decile of prediction | customers | predicted purchases | actual purchases |"]
+        lines.append("|---|---:|---:|---:|")
+        lines += [f"| {r.group} | {r.customers:,} | {r.predicted:,.1f} | {r.actual:,} |" for r in result.rows]
+    return "\n".join(lines)
+
+
+def backtest(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, time
+
+    from server.domain.errors import GranularError
+
+    end = datetime.combine(args.calibration_end, time.max, UTC)
+    settings = _settings(args)
+    configured = settings.mongodb_uri.get_secret_value() if settings.mongodb_uri else None
+    with database_uri(configured, settings.data_dir) as uri:
+        try:
+            print(asyncio.run(_backtest(settings, uri, args.workspace, end, args.holdout_weeks)))
+        except GranularError as error:
+            print(f"granular: {error}", file=sys.stderr)
+            return 1
+    return 0
+
+
 def export_schema(args: argparse.Namespace) -> int:
     text = sdl()
     if args.output:
@@ -280,6 +325,17 @@ def parser() -> argparse.ArgumentParser:
     demo_cmd.add_argument("--seed", type=int, default=7)
     demo_cmd.add_argument("--data-dir", type=Path)
     demo_cmd.set_defaults(run=demo)
+
+    backtest_cmd = commands.add_parser(
+        "backtest", help="fit the purchase model on a calibration period and compare it with the holdout"
+    )
+    backtest_cmd.add_argument(
+        "--calibration-end", required=True, type=date.fromisoformat, help="last day (UTC) of calibration"
+    )
+    backtest_cmd.add_argument("--holdout-weeks", required=True, type=int)
+    backtest_cmd.add_argument("--workspace", default=DEFAULT_WORKSPACE)
+    backtest_cmd.add_argument("--data-dir", type=Path)
+    backtest_cmd.set_defaults(run=backtest)
 
     schema = commands.add_parser("export-schema", help="print the GraphQL SDL")
     schema.add_argument("--output", help="write the SDL to this file instead")

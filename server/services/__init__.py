@@ -10,6 +10,7 @@ from server.services.audit import AuditService
 from server.services.consent import ConsentService
 from server.services.customer_tokens import CustomerTokenService
 from server.services.customers import CustomerService
+from server.services.drivers import DriverService
 from server.services.dsr import DsrService, Stores
 from server.services.ingest import IngestService
 from server.services.keys import KeyService
@@ -28,6 +29,7 @@ from server.storage.client import Database
 from server.storage.consent_ledger import ConsentLedger
 from server.storage.data_keys import DataKeys
 from server.storage.dsr_requests import DsrRequests
+from server.storage.early_activity import EarlyActivities
 from server.storage.events import Events
 from server.storage.merges import Merges
 from server.storage.model_fits import ModelFits
@@ -63,6 +65,7 @@ class Services:
     retention: RetentionService
     customer_tokens: CustomerTokenService
     customers: CustomerService
+    drivers: DriverService
 
     @classmethod
     def build(cls, db: Database, keyring: Keyring, clock: Callable[[], datetime] = utc_now) -> "Services":
@@ -142,6 +145,7 @@ class Services:
                 workspaces=workspace_service,
                 clock=clock,
             ),
+            drivers=DriverService(EarlyActivities(db)),
         )
 
     async def ping(self) -> None:

@@ -1,17 +1,18 @@
-"""Lifetime value: historical figures, the per-workspace BG/NBD + Gamma-Gamma fit, and early drivers."""
+"""Lifetime value: historical figures, the per-workspace BG/NBD + Gamma-Gamma fit, and backtests."""
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import anyio.to_thread
 import pymongo
 
 from server.domain.access import Principal
 from server.domain.customer_value import CustomerValue, LtvModels, fit_models
+from server.domain.errors import InvalidInput
 from server.domain.ltv import Purchase, historical, summarize
-from server.domain.ltv_drivers import Driver, drivers, first_session_events
+from server.domain.ltv_backtest import BacktestRow, compare, holdout_purchases
 from server.services.analytics import ANALYTICS_SECONDS
 from server.services.audit import AuditService
 from server.storage.events import Events
@@ -22,6 +23,14 @@ from server.storage.model_fits import ModelFits
 class FitReport:
     models: LtvModels
     duration_ms: float
+
+
+@dataclass(frozen=True)
+class Backtest:
+    calibration_end: datetime
+    holdout_weeks: int
+    models: LtvModels
+    rows: list[BacktestRow]  # by decile of the prediction, then "all"; empty without a purchase model
 
 
 class LtvService:
@@ -62,18 +71,27 @@ class LtvService:
         models = await self._fits.ltv_until(principal.workspace_id, as_of)
         return CustomerValue(as_of, historical(purchases), summarize(purchases, as_of), models)
 
-    async def drivers(
-        self, principal: Principal, start: datetime | None, end: datetime | None
-    ) -> list[Driver]:
-        """Which first-session micro-conversions are followed by higher revenue."""
-        revenue: dict[str, float] = {}
+    async def backtest(self, principal: Principal, calibration_end: datetime, holdout_weeks: int) -> Backtest:
+        """Fit on the purchases up to `calibration_end` (nothing is stored) and compare the expected
+        purchases of the `holdout_weeks` after it with the actual ones."""
+        if not 1 <= holdout_weeks <= 520:
+            raise InvalidInput(
+                "The holdout must be between 1 and 520 weeks.", field="holdoutWeeks", code="OUT_OF_RANGE"
+            )
+        if calibration_end + timedelta(weeks=holdout_weeks) > self._clock():
+            raise InvalidInput(
+                "The holdout must have ended: the calibration end plus the holdout weeks is in the future.",
+                field="calibrationEnd",
+                code="INVALID_WINDOW",
+            )
+        customers = []
+        holdout_end = calibration_end + timedelta(weeks=holdout_weeks)
         with pymongo.timeout(ANALYTICS_SECONDS):
-            async for profile_id, rows in self._events.purchases(principal.workspace_id, until=None):
-                revenue[profile_id] = historical([Purchase(at, float(r)) for at, r in rows]).revenue
-            customers = [
-                (first_session_events(sorted(events)), revenue.get(profile_id, 0.0))
-                async for profile_id, events in self._events.first_sessions(
-                    principal.workspace_id, since=start, until=end
-                )
-            ]
-        return drivers(customers)
+            async for _, rows in self._events.purchases(principal.workspace_id, until=holdout_end):
+                purchases = [Purchase(at, float(revenue)) for at, revenue in rows]
+                summary = summarize(purchases, calibration_end)
+                if summary is not None:
+                    customers.append((summary, holdout_purchases(purchases, calibration_end, holdout_weeks)))
+        models = await anyio.to_thread.run_sync(fit_models, [s for s, _ in customers], calibration_end)
+        rows = compare(models.bgnbd, customers, holdout_weeks) if models.bgnbd else []
+        return Backtest(calibration_end, holdout_weeks, models, rows)

@@ -3,6 +3,8 @@ from datetime import datetime
 
 import strawberry
 
+from server.domain.conversion_drivers import ConversionDriver as DomainConversionDriver
+from server.domain.conversion_drivers import Rate
 from server.domain.customer_value import CustomerValue
 from server.domain.ltv import Check as DomainCheck
 from server.domain.ltv import FitCheck as DomainFitCheck
@@ -170,7 +172,10 @@ class Ltv:
         )
 
 
-@strawberry.type(description="An early micro-conversion and the LTV of customers who did it vs. did not.")
+@strawberry.type(
+    description="An early micro-conversion (first session, before any purchase, below ACTION) and the value "
+    "customers produced after their first session, with it vs. without it (Welch's t)."
+)
 class LtvDriver:
     event: str
     customers_with: int
@@ -179,10 +184,65 @@ class LtvDriver:
     mean_without: float
     difference: float
     lift: float | None
-    ci_low: float | None
+    ci_low: float | None = strawberry.field(description="95% Welch interval of `difference`.")
     ci_high: float | None
-    significant: bool
+    p_value: float | None = strawberry.field(
+        description="Welch's t-test; null when a group has fewer than 30 customers (not tested)."
+    )
+    q_value: float | None = strawberry.field(
+        description="The p-value adjusted by Benjamini–Hochberg across every driver tested in this answer."
+    )
+    significant: bool = strawberry.field(description="`qValue` ≤ 0.05.")
 
     @classmethod
     def of(cls, d: Driver) -> "LtvDriver":
         return cls(**vars(d))
+
+
+@strawberry.type(description="A conversion rate with its 95% Wilson score interval.")
+class ConversionRate:
+    profiles: int
+    converted: int
+    rate: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, r: Rate) -> "ConversionRate":
+        return cls(profiles=r.profiles, converted=r.converted, rate=r.rate, low=r.low, high=r.high)
+
+
+@strawberry.type(
+    description="A micro-conversion's macro-conversion rate: profiles who did it (within `withinDays` of "
+    "first being seen, before any purchase) vs. those who did not, converting within those days."
+)
+class ConversionDriver:
+    event: str
+    with_: ConversionRate = strawberry.field(name="with")
+    without: ConversionRate
+    difference: float
+    difference_low: float = strawberry.field(
+        description="95% Newcombe hybrid score interval of `difference`."
+    )
+    difference_high: float
+    p_value: float | None = strawberry.field(
+        description="Fisher's exact test; null when a group has fewer than 30 profiles (not tested)."
+    )
+    q_value: float | None = strawberry.field(
+        description="The p-value adjusted by Benjamini–Hochberg across every micro-conversion tested."
+    )
+    significant: bool = strawberry.field(description="`qValue` ≤ 0.05.")
+
+    @classmethod
+    def of(cls, d: DomainConversionDriver) -> "ConversionDriver":
+        return cls(
+            event=d.event,
+            with_=ConversionRate.of(d.with_),
+            without=ConversionRate.of(d.without),
+            difference=d.difference,
+            difference_low=d.difference_low,
+            difference_high=d.difference_high,
+            p_value=d.p_value,
+            q_value=d.q_value,
+            significant=d.significant,
+        )
