@@ -56,7 +56,7 @@ class Plan:
     seed: int
 
 
-WANDERS_OFF = 0.3  # chance that a session without an order is the customer's last
+WANDERS_OFF = 0.3  # chance that a session without an order is a never-buyer's last
 
 
 @dataclass(frozen=True)
@@ -107,8 +107,9 @@ def _customer(rng: random.Random, number: int, plan: Plan, now: datetime) -> Ite
                 identified = True
                 yield session.identify(user_id, number)
             yield from session.refund_maybe()
-        # As BG/NBD has it, a buyer may leave for good right after an order; a browser drifts away too.
-        if rng.random() < (habits.leaves if session.purchased else WANDERS_OFF):
+        # As BG/NBD has it, a customer may leave for good right after an order (and only then);
+        # a visitor who never bought drifts away after any session.
+        if rng.random() < (habits.leaves if session.purchased else 0.0 if identified else WANDERS_OFF):
             break
         start += timedelta(days=rng.expovariate(habits.visits_per_day))
 
@@ -158,9 +159,9 @@ class _Session:
             "currency": "EUR",
         }
         yield self._message("category_browsed", {"category": category})
-        for _ in range(rng.randint(1, 3)):
+        for _ in range(rng.randint(1, 2)):
             yield self._message("product_viewed", product)
-            if rng.random() < 0.4:
+            if rng.random() < 0.3:
                 yield self._message("product_scrolled", {**product, "percent": rng.choice((20, 50, 80, 100))})
             if rng.random() < 0.3:
                 yield self._message("product_image_zoomed", product)

@@ -2,7 +2,7 @@ import math
 import random
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pymongo
@@ -145,6 +145,115 @@ async def test_ltv_drivers_compare_first_session_behaviour(api: Api) -> None:
     assert (zoom["meanWith"], zoom["meanWithout"]) == (100, 20)
     assert zoom["lift"] == 4.0
     assert zoom["significant"] is False
+
+
+async def test_ltv_drivers_leave_out_the_purchase_and_what_followed_it_and_count_value_after_the_first_session(
+    api: Api,
+) -> None:
+    events = []
+    for i in range(6):
+        user, start = f"s{i}", ago(days=20 + i)
+        events += [
+            track("product_viewed", user_id=user, anonymous_id=None, at=start),
+            track("checkout_started", user_id=user, anonymous_id=None, at=start + timedelta(minutes=2)),
+            track(
+                "order_completed",
+                user_id=user,
+                anonymous_id=None,
+                at=start + timedelta(minutes=3),
+                properties={"revenue": 500},
+            ),
+            # In the first session, but after its order: not an early driver.
+            track("reviews_read", user_id=user, anonymous_id=None, at=start + timedelta(minutes=4)),
+        ]
+        if i % 2:
+            events.append(
+                track(
+                    "order_completed",
+                    user_id=user,
+                    anonymous_id=None,
+                    at=start + timedelta(days=3),
+                    properties={"revenue": 40},
+                )
+            )
+    events += [
+        track("size_guide_viewed", user_id=f"b{i}", anonymous_id=None, at=ago(days=10 + i)) for i in range(3)
+    ]
+    await api.gql(TRACK, {"events": events})
+    rows = (await api.gql("{ ltvDrivers { event customersWith meanWith meanWithout } }"))["data"][
+        "ltvDrivers"
+    ]
+    assert {r["event"] for r in rows} == {"product_viewed", "checkout_started", "size_guide_viewed"}
+    viewed = next(r for r in rows if r["event"] == "product_viewed")
+    # The first session's 500 is not an outcome; three of the six bought again for 40 afterwards.
+    assert (viewed["customersWith"], viewed["meanWith"], viewed["meanWithout"]) == (6, 20.0, 0.0)
+
+
+async def test_conversion_drivers_give_both_rates_with_intervals(api: Api) -> None:
+    events = []
+    for i in range(10):
+        user, start = f"v{i}", ago(days=40 - i)
+        events.append(track("product_viewed", user_id=user, anonymous_id=None, at=start))
+        if i < 4:
+            events.append(
+                track("size_guide_viewed", user_id=user, anonymous_id=None, at=start + timedelta(minutes=1))
+            )
+        if i < 3 or i == 9:
+            events.append(
+                track(
+                    "order_completed",
+                    user_id=user,
+                    anonymous_id=None,
+                    at=start + timedelta(days=2),
+                    properties={"revenue": 30},
+                )
+            )
+    await api.gql(TRACK, {"events": events})
+    body = await api.gql(
+        "{ conversionDrivers(withinDays: 7) { event with { profiles converted rate low high } "
+        "without { profiles converted rate } difference differenceLow differenceHigh pValue significant } }"
+    )
+    (size_guide,) = body["data"]["conversionDrivers"]
+    assert size_guide["event"] == "size_guide_viewed"
+    assert (size_guide["with"]["profiles"], size_guide["with"]["converted"], size_guide["with"]["rate"]) == (
+        4,
+        3,
+        0.75,
+    )
+    assert (size_guide["without"]["profiles"], size_guide["without"]["converted"]) == (6, 1)
+    assert size_guide["differenceLow"] < size_guide["difference"] < size_guide["differenceHigh"]
+    assert 0 < size_guide["with"]["low"] < 0.75 < size_guide["with"]["high"] < 1
+    assert (size_guide["pValue"], size_guide["significant"]) == (None, False)
+
+
+async def test_conversion_drivers_refuse_a_window_out_of_range(api: Api) -> None:
+    body = await api.gql("{ conversionDrivers(withinDays: 0) { event } }")
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["OUT_OF_RANGE"]
+
+
+async def test_profiles_without_analytics_consent_are_in_no_driver_report(api: Api) -> None:
+    no_analytics = {"analytics": False, "personalization": True}
+    await api.gql(
+        TRACK,
+        {
+            "events": [
+                track("product_viewed", user_id="x", anonymous_id=None, at=ago(days=3)),
+                track(
+                    "size_guide_viewed", user_id="y", anonymous_id=None, at=ago(days=3), consent=no_analytics
+                ),
+                track(
+                    "order_completed",
+                    user_id="y",
+                    anonymous_id=None,
+                    at=ago(days=2),
+                    consent=no_analytics,
+                    properties={"revenue": 9},
+                ),
+            ]
+        },
+    )
+    body = await api.gql("{ conversionDrivers { event with { profiles } without { profiles } } }")
+    assert body["data"]["conversionDrivers"] == []
 
 
 # --- Backtesting on CDNOW ------------------------------------------------------------------------------
