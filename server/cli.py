@@ -48,6 +48,12 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
+def _progress(done: int, total: int, unit: str) -> None:
+    """One self-overwriting progress line on stderr (stdout stays for the result)."""
+    bar = "#" * (30 * done // total) if total else ""
+    print(f"\r  [{bar:<30}] {done:,}/{total:,} {unit}", end="", file=sys.stderr, flush=True)
+
+
 def _exit_on_sigterm(signum: int, frame: object) -> None:
     # uvicorn shuts down gracefully, then re-raises the signal it caught; ending here (instead of
     # the default handler killing the process) lets the embedded database stop cleanly.
@@ -205,9 +211,7 @@ async def _demo(settings: Settings, uri: str, plan: "Plan") -> str:
             totals["duplicates"] += result.duplicates
             totals["droppedNoConsent"] += result.dropped_no_consent
             totals["rejected"] += len(result.rejected)
-            done = min(start + 500, len(shop))
-            bar = "#" * (30 * done // len(shop))
-            print(f"\r  [{bar:<30}] {done:,}/{len(shop):,} messages", end="", file=sys.stderr, flush=True)
+            _progress(min(start + 500, len(shop)), len(shop), "messages")
         print(file=sys.stderr)
         _, secret = await services.keys.create(
             workspace_id=DEFAULT_WORKSPACE, role=Role.ADMIN, name="demo", actor="demo"
@@ -278,6 +282,40 @@ def backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _verify_ledger(settings: Settings, uri: str, workspace: str) -> tuple[bool, str]:
+    from server.domain.access import Principal
+    from server.services import Services
+    from server.storage.client import connect
+    from server.storage.keyfile import load_or_create
+
+    client = connect(uri, timeout_ms=60_000)
+    try:
+        services = Services.build(client[settings.database], load_or_create(settings.key_path))
+        found = await services.consent.verify_all(
+            Principal(workspace, Role.COMPLIANCE, "cli"), lambda done, total: _progress(done, total, "chains")
+        )
+    finally:
+        await client.close()
+        print(file=sys.stderr)
+    summary = f"{found.chains:,} consent ledger chains, {found.entries:,} entries"
+    if found.broken is None:
+        return True, f"{summary}: every chain intact."
+    b = found.broken
+    return False, (
+        f"{summary}: {found.broken_chains:,} broken. First: profile {b.profile_id}, "
+        f"seq {b.seq} (entry {b.index} of its chain): {b.reason.value}."
+    )
+
+
+def verify_ledger(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    configured = settings.mongodb_uri.get_secret_value() if settings.mongodb_uri else None
+    with database_uri(configured, settings.data_dir) as uri:
+        intact, report = asyncio.run(_verify_ledger(settings, uri, args.workspace))
+    print(report)
+    return 0 if intact else 2
+
+
 def export_schema(args: argparse.Namespace) -> int:
     text = sdl()
     if args.output:
@@ -336,6 +374,13 @@ def parser() -> argparse.ArgumentParser:
     backtest_cmd.add_argument("--workspace", default=DEFAULT_WORKSPACE)
     backtest_cmd.add_argument("--data-dir", type=Path)
     backtest_cmd.set_defaults(run=backtest)
+
+    verify_cmd = commands.add_parser(
+        "verify-ledger", help="check every consent ledger hash chain (exit 2 when one is broken)"
+    )
+    verify_cmd.add_argument("--workspace", default=DEFAULT_WORKSPACE)
+    verify_cmd.add_argument("--data-dir", type=Path)
+    verify_cmd.set_defaults(run=verify_ledger)
 
     schema = commands.add_parser("export-schema", help="print the GraphQL SDL")
     schema.add_argument("--output", help="write the SDL to this file instead")

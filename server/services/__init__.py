@@ -31,6 +31,7 @@ from server.storage.data_keys import DataKeys
 from server.storage.dsr_requests import DsrRequests
 from server.storage.early_activity import EarlyActivities
 from server.storage.events import Events
+from server.storage.ledger_chains import LedgerChains
 from server.storage.merges import Merges
 from server.storage.model_fits import ModelFits
 from server.storage.profiles import Profiles
@@ -101,7 +102,7 @@ class Services:
         ltv = LtvService(events, fits, audit, clock)
         propensity = PropensityService(events, fits, workspaces, clock)
         profile_service = ProfileService(profiles, events, merges, workspaces, vault, audit, clock)
-        consent = ConsentService(ledger)
+        consent = ConsentService(ledger, LedgerChains(db))
         dsr = DsrService(
             stores,
             vault=vault,
