@@ -1,3 +1,4 @@
+from server.domain.access import Principal, Role
 from tests.conftest import Api
 from tests.graphql.test_consent import SET_CONSENT
 
@@ -63,3 +64,18 @@ async def test_another_workspaces_profile_answers_like_an_unknown_one(api: Api) 
     other = await api.key_in("elsewhere", "COMPLIANCE")
     body = await api.gql(VERIFY, {"id": profile_id}, key=other)
     assert body["data"]["verifyConsentLedger"] is None
+
+
+async def test_the_whole_workspace_is_verified_chain_by_chain_with_progress(api: Api) -> None:
+    first = await _decisions(api, "u1")
+    await _decisions(api, "u2")
+    await api.db["consent_ledger"].update_one(
+        {"profile_id": first, "seq": {"$gte": 0}}, {"$set": {"source": "gpc"}}
+    )
+    seen: list[tuple[int, int]] = []
+    found = await api.app.state.services.consent.verify_all(
+        Principal("default", Role.COMPLIANCE, "test"), lambda done, total: seen.append((done, total))
+    )
+    assert (found.chains, found.entries, found.broken_chains) == (2, 6, 1)
+    assert found.broken.profile_id == first
+    assert seen == [(0, 2), (2, 2)]
