@@ -258,8 +258,9 @@ async def test_profiles_without_analytics_consent_are_in_no_driver_report(api: A
 
 # --- Backtesting on CDNOW ------------------------------------------------------------------------------
 
-# The CDNOW sample of Fader, Hardie & Lee (2005): 2,357 customers who first bought in Q1 1997, followed
-# to June 1998 (customer, date, CDs, dollars per line). Their calibration period ends on 1997-09-30.
+# The CDNOW sample of Fader, Hardie & Lee (2005), as distributed with the `lifetimes` package (MIT):
+# 2,357 customers who first bought in Q1 1997, followed to June 1998 (master id, customer, date, CDs,
+# dollars per line). The paper's calibration period ends on 1997-09-30.
 CDNOW = Path(__file__).parents[1] / "data" / "cdnow_sample.txt"
 CALIBRATION_END = datetime(1997, 9, 30, 23, 59, 59, tzinfo=UTC)
 NAMED = (1516, 1, 2, 3, 1000)  # 1516 is the paper's worked example: x = 26, t_x = 30.86, T = 31.00
