@@ -219,7 +219,10 @@ def maximize_likelihood(
         FitCheck(Check.CONVERGED, converged, f"{result.nit} iterations, largest gradient {steepest:.1e}"),
     ]
     if not converged:
-        raise FitError(f"The {model} model did not converge.", checks)
+        finite = float(result.fun) < _NON_FINITE_PENALTY
+        raise FitError(
+            f"The {model} model {'did not converge' if finite else 'has no finite likelihood'}.", checks
+        )
     at_bound = [name for name, value in zip(names, result.x, strict=True) if abs(value) >= _LOG_BOUND - 1e-3]
     checks.append(
         FitCheck(
