@@ -285,3 +285,26 @@ def test_verify_ledger_checks_every_chain_of_the_demo(demo_shop: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("entries: every chain intact.")
     assert "chains" in result.stderr  # the progress line
+
+
+def test_sigterm_ends_the_server_with_requests_in_flight(served: Served) -> None:
+    served.wait_ready()
+    held = []
+    for _ in range(3):  # admitted requests still sending their bodies: they would wait forever
+        sock = socket.create_connection(("127.0.0.1", served.port))
+        sock.sendall(
+            b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + KEY.encode() + b'\r\nContent-Length: 100\r\n\r\n{"query":'
+        )
+        held.append(sock)
+    time.sleep(0.5)
+    started = time.monotonic()
+    served.process.send_signal(signal.SIGTERM)
+    try:
+        code = served.process.wait(10)
+    finally:
+        for sock in held:
+            sock.close()
+    print(f"stopped {time.monotonic() - started:.1f} s after SIGTERM")
+    assert code == 0
+    assert _wait_gone(served.data_dir) == []

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from privacy.classification import IdentifierKind
 from privacy.consent import PurposeState, is_granted
 from privacy.purposes import Purpose
 from server.domain.access import Principal
 from server.domain.affinity import top_affinities
-from server.domain.errors import Forbidden, InvalidInput
+from server.domain.errors import Forbidden, InvalidInput, NotFound
 from server.domain.profile import Profile
 from server.domain.scoring import (
     ScoredEvent,
@@ -25,9 +26,11 @@ from server.domain.scoring import (
 from server.domain.taxonomy import Phase
 from server.domain.workspace import WorkspaceSettings
 from server.services.audit import AuditService
+from server.services.profile_feed import ProfileFeed
 from server.services.vault import Vault
 from server.storage.client import Document
 from server.storage.events import Events, StoredEvent
+from server.storage.identities import Identities
 from server.storage.merges import Merges
 from server.storage.profiles import ProfileQuery, Profiles
 from server.storage.workspaces import Workspaces
@@ -85,7 +88,11 @@ class ProfileService:
         vault: Vault,
         audit: AuditService,
         clock: Callable[[], datetime],
+        identities: Identities,
+        feed: ProfileFeed,
     ) -> None:
+        self._identities = identities
+        self._feed = feed
         self._profiles = profiles
         self._events = events
         self._merges = merges
@@ -106,10 +113,13 @@ class ProfileService:
         ws = principal.workspace_id
         if profile_id is not None:
             profile = await self._profiles.get(ws, profile_id)
-        elif user_id is not None:
-            profile = await self._profiles.find_one(ws, {"user_id": user_id})
-        elif anonymous_id is not None:
-            profile = await self._profiles.find_one(ws, {"anonymous_ids": anonymous_id, "merged_into": None})
+        elif user_id is not None or anonymous_id is not None:
+            kind = IdentifierKind.USER_ID if user_id is not None else IdentifierKind.ANONYMOUS_ID
+            hash_ = self._vault.hash_of(ws, kind, user_id if user_id is not None else anonymous_id)
+            owner = await self._identities.owner(ws, hash_) if hash_ else None
+            if owner is None:
+                return None
+            profile = await self._profiles.get(ws, owner)
         else:
             return None
         hops = 0
@@ -201,17 +211,19 @@ class ProfileService:
         return explain(events, now, workspace.half_life)
 
     async def watch(self, principal: Principal, profile_id: str) -> AsyncIterator[Scores | None]:
-        """The profile's scores now, then each time they change (None: not shown without consent)."""
+        """The profile's scores now, then each time they change (None: not shown without consent).
+        NOT_FOUND for a profile the workspace does not have; TOO_MANY_SUBSCRIPTIONS past the key's cap."""
         profile = await self.find(principal, profile_id=profile_id)
         if profile is None:
-            return
-        last = (await self.view(principal, profile)).scores
-        yield last
-        async for changed in self._profiles.changes(principal.workspace_id, profile.id):
-            scores = (await self.view(principal, changed)).scores
-            if scores != last:
-                last = scores
-                yield scores
+            raise NotFound("No such profile.", field="profileId")
+        async with self._feed.subscribe(principal, profile.id) as changes:
+            last = (await self.view(principal, profile)).scores
+            yield last
+            async for changed in changes:
+                scores = (await self.view(principal, changed)).scores
+                if scores != last:
+                    last = scores
+                    yield scores
 
     async def merges(self, principal: Principal, profile_id: str) -> list[Document]:
         return await self._merges.of_profiles(principal.workspace_id, [profile_id])

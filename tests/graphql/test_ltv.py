@@ -9,8 +9,9 @@ import pymongo
 import pytest
 from scipy.special import hyp2f1
 
+from server.domain.event import StoredEvent
 from server.domain.taxonomy import Phase
-from server.storage.events import Events, StoredEvent, new_event_id
+from server.storage.events import Events, new_event_id
 from tests.conftest import Api
 from tests.factories import ago, track
 from tests.graphql.test_track_events import TRACK
