@@ -5,6 +5,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from enum import Enum
 from typing import TypeAlias
 
 from privacy.purposes import ConsentMode, ConsentSource, Purpose
@@ -68,23 +69,45 @@ def _stored_time(at: datetime) -> datetime:
     return at.replace(microsecond=at.microsecond // 1000 * 1000)
 
 
-def verify_chain(entries: Sequence[ConsentEntry], *, truncated: bool = False) -> int | None:
-    """None when every entry's hash and link to its predecessor hold, else the first broken index.
+class BreakReason(Enum):
+    """Why a ledger entry breaks its chain."""
+
+    PREVIOUS_HASH_MISMATCH = "previous_hash_mismatch"  # an entry before it was removed, altered or moved
+    OTHER_PROFILE = "other_profile"  # it names another profile than its chain's
+    TIME_NOT_AS_STORED = "time_not_as_stored"  # its time is not a UTC-millisecond time, as stored
+    HASH_MISMATCH = "hash_mismatch"  # its content no longer hashes to its hash: it was altered
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    index: int  # position in the chain as given (oldest first)
+    reason: BreakReason
+
+
+def chain_break(entries: Sequence[ConsentEntry], *, truncated: bool = False) -> ChainBreak | None:
+    """The first entry whose link to its predecessor or own hash fails, and why; None when all hold.
 
     `truncated`: the oldest entries have expired (retention), so the chain is verified from the oldest
     remaining entry, whose link to its expired predecessor is taken as given. Removing the oldest
     entries by hand cannot be told from their expiry; everything after them still can."""
     previous = entries[0].prev_hash if truncated and entries else ""
     for index, entry in enumerate(entries):
-        if (
-            entry.prev_hash != previous
-            or entry.profile_id != entries[0].profile_id
-            or not all(_is_stored_time(t) for t in (entry.at, entry.effective))
-            or entry.hash != _entry_digest(entry)
-        ):
-            return index
+        if entry.prev_hash != previous:
+            return ChainBreak(index, BreakReason.PREVIOUS_HASH_MISMATCH)
+        if entry.profile_id != entries[0].profile_id:
+            return ChainBreak(index, BreakReason.OTHER_PROFILE)
+        if not all(_is_stored_time(t) for t in (entry.at, entry.effective)):
+            return ChainBreak(index, BreakReason.TIME_NOT_AS_STORED)
+        if entry.hash != _entry_digest(entry):
+            return ChainBreak(index, BreakReason.HASH_MISMATCH)
         previous = entry.hash
     return None
+
+
+def verify_chain(entries: Sequence[ConsentEntry], *, truncated: bool = False) -> int | None:
+    """None when every entry's hash and link to its predecessor hold, else the first broken index."""
+    broken = chain_break(entries, truncated=truncated)
+    return None if broken is None else broken.index
 
 
 def _is_stored_time(at: datetime) -> bool:

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,10 @@ from server.settings import Settings
 from server.storage.embedded import EmbeddedDatabaseError, database_uri
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from server.domain.demo_shop import Plan
+    from server.domain.ltv import BgNbdFit, FitCheck, GammaGammaFit
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -45,6 +49,28 @@ def _settings(args: argparse.Namespace) -> Settings:
         if getattr(args, name, None) is not None
     }
     return Settings(**overrides)
+
+
+class _Bar:
+    """One self-overwriting progress line on stderr (stdout stays for the result): share done, rate
+    (`unit`s per second, `done` counted in units of `scale`) and time left."""
+
+    def __init__(self, unit: str, scale: float = 1.0) -> None:
+        self._started = time.monotonic()
+        self._unit, self._scale = unit, scale
+
+    def __call__(self, done: int, total: int) -> None:
+        elapsed = max(time.monotonic() - self._started, 1e-6)
+        share = done / total if total else 1.0
+        rate = done / elapsed / self._scale
+        left = elapsed * (1 - share) / share if share else 0.0
+        bar, eta = "#" * int(30 * share), f"{int(left) // 60}:{int(left) % 60:02d}"
+        print(
+            f"\r  [{bar:<30}] {share:4.0%}  {rate:,.1f} {self._unit}/s  ETA {eta}",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -182,15 +208,13 @@ async def _fit(settings: Settings, uri: str, workspace: str) -> str:
     try:
         services = Services.build(client[settings.database], load_or_create(settings.key_path))
         models = await services.models.fit(Principal(workspace, Role.ADMIN, "cli"), None)
-        report = models.ltv
+        report = models.ltv.models
     finally:
         await client.close()
-    lines = [f"{report.customers} customers, {report.duration_ms:.0f} ms"]
-    lines.append(f"BG/NBD: {report.bgnbd}" if report.bgnbd else f"BG/NBD not fitted: {report.bgnbd_error}")
+    lines = [f"{report.customers} customers, {models.ltv.duration_ms:.0f} ms"]
+    lines.append(_fit_line("BG/NBD", report.bgnbd, report.bgnbd_error, report.bgnbd_checks))
     lines.append(
-        f"Gamma-Gamma: {report.gamma_gamma}"
-        if report.gamma_gamma
-        else f"Gamma-Gamma not fitted: {report.gamma_gamma_error}"
+        _fit_line("Gamma-Gamma", report.gamma_gamma, report.gamma_gamma_error, report.gamma_gamma_checks)
     )
     lines.append(
         f"Conversion model: AUC {models.propensity.auc} on {models.propensity.journeys} journeys"
@@ -198,6 +222,18 @@ async def _fit(settings: Settings, uri: str, workspace: str) -> str:
         else f"Conversion model not fitted: {models.propensity_error}"
     )
     return "\n".join(lines)
+
+
+def _fit_line(
+    model: str, fit: "BgNbdFit | GammaGammaFit | None", error: str | None, checks: "Sequence[FitCheck]"
+) -> str:
+    from dataclasses import fields
+
+    passed = ", ".join(f"{c.check.value} {'ok' if c.passed else 'FAILED'} ({c.detail})" for c in checks)
+    if fit is None:
+        return f"{model} not accepted: {error}\n  checks: {passed}"
+    params = ", ".join(f"{f.name} {getattr(fit, f.name):.4g}" for f in fields(fit) if f.name != "checks")
+    return f"{model}: {params}\n  checks: {passed}"
 
 
 def fit(args: argparse.Namespace) -> int:
@@ -223,23 +259,23 @@ async def _demo(settings: Settings, uri: str, plan: "Plan") -> str:
         db = client[settings.database]
         await ensure_indexes(db)
         services = Services.build(db, load_or_create(settings.key_path))
+        await services.migrations.run_pending()
         principal = Principal(DEFAULT_WORKSPACE, Role.ADMIN, "demo")
         shop = messages(plan, datetime.now(UTC))
         totals = {"accepted": 0, "duplicates": 0, "droppedNoConsent": 0, "rejected": 0}
+        progress = _Bar("messages")
         for start in range(0, len(shop), 500):
             result = await services.ingest.ingest(principal, shop[start : start + 500])
             totals["accepted"] += result.accepted
             totals["duplicates"] += result.duplicates
             totals["droppedNoConsent"] += result.dropped_no_consent
             totals["rejected"] += len(result.rejected)
-            done = min(start + 500, len(shop))
-            bar = "#" * (30 * done // len(shop))
-            print(f"\r  [{bar:<30}] {done:,}/{len(shop):,} messages", end="", file=sys.stderr, flush=True)
+            progress(min(start + 500, len(shop)), len(shop))
         print(file=sys.stderr)
         _, secret = await services.keys.create(
             workspace_id=DEFAULT_WORKSPACE, role=Role.ADMIN, name="demo", actor="demo"
         )
-        fit = (await services.models.fit(principal, None)).ltv
+        fit = (await services.models.fit(principal, None)).ltv.models
     finally:
         await client.close()
     return "\n".join(
@@ -263,27 +299,6 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
-class _Bar:
-    """A progress line on stderr: share done, rate and time left."""
-
-    def __init__(self, unit: str = "MB", scale: float = 1e6) -> None:
-        self._started = time.monotonic()
-        self._unit, self._scale = unit, scale
-
-    def __call__(self, done: int, total: int) -> None:
-        elapsed = max(time.monotonic() - self._started, 1e-6)
-        share = done / total if total else 1.0
-        rate = done / elapsed / self._scale
-        left = elapsed * (1 - share) / share if share else 0.0
-        bar, eta = "#" * int(30 * share), f"{int(left) // 60}:{int(left) % 60:02d}"
-        print(
-            f"\r  [{bar:<30}] {share:4.0%}  {rate:,.1f} {self._unit}/s  ETA {eta}",
-            end="",
-            file=sys.stderr,
-            flush=True,
-        )
-
-
 async def _import(settings: Settings, uri: str, workspace: str, paths: list[Path], report: Path) -> str:
     from server.domain.access import Principal
     from server.services import Services
@@ -302,7 +317,7 @@ async def _import(settings: Settings, uri: str, workspace: str, paths: list[Path
             Principal(workspace, Role.ADMIN, "import"),
             paths,
             total_bytes=sum(p.stat().st_size for p in paths),
-            progress=_Bar(),
+            progress=_Bar("MB", 1e6),
         )
         print(file=sys.stderr)
     finally:
@@ -324,6 +339,82 @@ def import_history(args: argparse.Namespace) -> int:
     with database_uri(configured, settings.data_dir) as uri:
         print(asyncio.run(_import(settings, uri, args.workspace, args.files, args.report)))
     return 0
+
+
+async def _backtest(settings: Settings, uri: str, workspace: str, end: "datetime", weeks: int) -> str:
+    from server.domain.access import Principal
+    from server.services import Services
+    from server.storage.client import connect
+    from server.storage.keyfile import load_or_create
+
+    client = connect(uri, timeout_ms=60_000)
+    try:
+        services = Services.build(client[settings.database], load_or_create(settings.key_path))
+        result = await services.ltv.backtest(Principal(workspace, Role.ADMIN, "cli"), end, weeks)
+    finally:
+        await client.close()
+    models = result.models
+    lines = [
+        f"Calibration: purchases up to {end:%Y-%m-%d}, {models.customers:,} customers; "
+        f"holdout: the {weeks} weeks after it.",
+        _fit_line("BG/NBD", models.bgnbd, models.bgnbd_error, models.bgnbd_checks),
+    ]
+    if result.rows:
+        lines += ["", "| decile of prediction | customers | predicted purchases | actual purchases |"]
+        lines.append("|---|---:|---:|---:|")
+        lines += [f"| {r.group} | {r.customers:,} | {r.predicted:,.1f} | {r.actual:,} |" for r in result.rows]
+    return "\n".join(lines)
+
+
+def backtest(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, time
+
+    from server.domain.errors import GranularError
+
+    end = datetime.combine(args.calibration_end, time.max, UTC)
+    settings = _settings(args)
+    configured = settings.mongodb_uri.get_secret_value() if settings.mongodb_uri else None
+    with database_uri(configured, settings.data_dir) as uri:
+        try:
+            print(asyncio.run(_backtest(settings, uri, args.workspace, end, args.holdout_weeks)))
+        except GranularError as error:
+            print(f"granular: {error}", file=sys.stderr)
+            return 1
+    return 0
+
+
+async def _verify_ledger(settings: Settings, uri: str, workspace: str) -> tuple[bool, str]:
+    from server.domain.access import Principal
+    from server.services import Services
+    from server.storage.client import connect
+    from server.storage.keyfile import load_or_create
+
+    client = connect(uri, timeout_ms=60_000)
+    try:
+        services = Services.build(client[settings.database], load_or_create(settings.key_path))
+        found = await services.consent.verify_all(
+            Principal(workspace, Role.COMPLIANCE, "cli"), _Bar("chains")
+        )
+    finally:
+        await client.close()
+        print(file=sys.stderr)
+    summary = f"{found.chains:,} consent ledger chains, {found.entries:,} entries"
+    if found.broken is None:
+        return True, f"{summary}: every chain intact."
+    b = found.broken
+    return False, (
+        f"{summary}: {found.broken_chains:,} broken. First: profile {b.profile_id}, "
+        f"seq {b.seq} (entry {b.index} of its chain): {b.reason.value}."
+    )
+
+
+def verify_ledger(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    configured = settings.mongodb_uri.get_secret_value() if settings.mongodb_uri else None
+    with database_uri(configured, settings.data_dir) as uri:
+        intact, report = asyncio.run(_verify_ledger(settings, uri, args.workspace))
+    print(report)
+    return 0 if intact else 2
 
 
 def export_schema(args: argparse.Namespace) -> int:
@@ -386,6 +477,23 @@ def parser() -> argparse.ArgumentParser:
     )
     import_cmd.add_argument("--data-dir", type=Path)
     import_cmd.set_defaults(run=import_history)
+    backtest_cmd = commands.add_parser(
+        "backtest", help="fit the purchase model on a calibration period and compare it with the holdout"
+    )
+    backtest_cmd.add_argument(
+        "--calibration-end", required=True, type=date.fromisoformat, help="last day (UTC) of calibration"
+    )
+    backtest_cmd.add_argument("--holdout-weeks", required=True, type=int)
+    backtest_cmd.add_argument("--workspace", default=DEFAULT_WORKSPACE)
+    backtest_cmd.add_argument("--data-dir", type=Path)
+    backtest_cmd.set_defaults(run=backtest)
+
+    verify_cmd = commands.add_parser(
+        "verify-ledger", help="check every consent ledger hash chain (exit 2 when one is broken)"
+    )
+    verify_cmd.add_argument("--workspace", default=DEFAULT_WORKSPACE)
+    verify_cmd.add_argument("--data-dir", type=Path)
+    verify_cmd.set_defaults(run=verify_ledger)
 
     schema = commands.add_parser("export-schema", help="print the GraphQL SDL")
     schema.add_argument("--output", help="write the SDL to this file instead")

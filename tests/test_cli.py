@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -220,6 +221,70 @@ def test_demo_fills_a_workspace_through_ingest_and_prints_a_key(tmp_path: Path) 
     assert "Demo shop: 30 customers over 90 days (seed 7)." in result.stdout
     assert "rejected 0" in result.stdout
     assert "ADMIN key to look at it with (shown once): gr_" in result.stdout
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={k: v for k, v in os.environ.items() if k != "GRANULAR_MONGODB_URI"},
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo shop: 250 customers are the fewest for which the purchase model fits its first
+    60 days at any time of day."""
+    data_dir = tmp_path_factory.mktemp("demo")
+    result = _cli("demo", "--customers", "250", "--data-dir", str(data_dir))
+    assert result.returncode == 0, result.stderr
+    return data_dir
+
+
+@pytest.mark.slow
+def test_backtest_prints_predicted_and_actual_purchases_by_decile_and_in_total(demo_shop: Path) -> None:
+    end = (datetime.now(UTC) - timedelta(days=29)).date()
+    result = _cli(
+        "backtest", "--calibration-end", end.isoformat(), "--holdout-weeks", "4", "--data-dir", str(demo_shop)
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"Calibration: purchases up to {end.isoformat()}, ")
+    header = lines.index("| decile of prediction | customers | predicted purchases | actual purchases |")
+    rows = [line.strip("|").split("|") for line in lines[header + 2 :]]
+    assert [r[0].strip() for r in rows] == [*map(str, range(1, 11)), "all"]
+    customers = [int(r[1].replace(",", "")) for r in rows]
+    predicted = [float(r[2].replace(",", "")) for r in rows]
+    assert sum(customers[:-1]) == customers[-1] > 0
+    assert sum(predicted[:-1]) == pytest.approx(predicted[-1], abs=0.1)
+    # Deciles are by prediction, highest first.
+    assert predicted[:-1] == sorted(predicted[:-1], reverse=True)
+
+
+def test_backtest_refuses_a_holdout_that_has_not_ended(tmp_path: Path) -> None:
+    result = _cli(
+        "backtest",
+        "--calibration-end",
+        datetime.now(UTC).date().isoformat(),
+        "--holdout-weeks",
+        "4",
+        "--data-dir",
+        str(tmp_path),
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "granular: The holdout must have ended: the calibration end plus the holdout weeks is in the future."
+    )
+
+
+@pytest.mark.slow
+def test_verify_ledger_checks_every_chain_of_the_demo(demo_shop: Path) -> None:
+    result = _cli("verify-ledger", "--data-dir", str(demo_shop))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("entries: every chain intact.")
+    assert "chains" in result.stderr  # the progress line
 
 
 def test_sigterm_ends_the_server_with_requests_in_flight(served: Served) -> None:

@@ -1,6 +1,11 @@
 """A synthetic shop, seeded and reproducible: customers, channels, sessions that follow the
 taxonomy's phases, cross-device identity, consent mixes, orders, repeat buyers and refunds.
 
+Customers differ the way the LTV models assume real ones do: each has their own visit rate, chance
+of buying in a session, chance of leaving after one, and typical order value. So enough of them buy
+again for both models to fit, and the careful researchers (size guide, reviews) are also the more
+frequent buyers, which the early-driver reports should find.
+
 It produces Segment-shaped messages only; `granular demo` sends them through the ingest path.
 """
 
@@ -51,6 +56,28 @@ class Plan:
     seed: int
 
 
+WANDERS_OFF = 0.3  # chance that a session without an order is a never-buyer's last
+
+
+@dataclass(frozen=True)
+class Habits:
+    """One customer's own rates (heterogeneous across customers, as BG/NBD and Gamma-Gamma assume)."""
+
+    visits_per_day: float
+    buys: float  # chance that a session ends in an order
+    leaves: float  # chance of never coming back after an order
+    order_value: float  # the mean of their orders, in EUR
+
+    @classmethod
+    def draw(cls, rng: random.Random) -> "Habits":
+        return cls(
+            visits_per_day=rng.gammavariate(2.0, 1 / 10),
+            buys=rng.betavariate(0.8, 2.2),
+            leaves=rng.betavariate(0.7, 2.0),
+            order_value=rng.gammavariate(4.0, 25.0),
+        )
+
+
 def messages(plan: Plan, now: datetime) -> list[dict[str, Any]]:
     """Every message of the shop, in time order (so identity and consent arrive as they would)."""
     rng = random.Random(plan.seed)  # noqa: S311 - synthetic data, reproducible by design
@@ -65,23 +92,26 @@ def _customer(rng: random.Random, number: int, plan: Plan, now: datetime) -> Ite
     user_id = f"customer-{number:05d}"
     favourite = rng.choice(CATEGORIES)
     identified = False
+    habits = Habits.draw(rng)
     start = now - timedelta(days=rng.uniform(1, plan.days))
-    for _ in range(1 + min(7, int(rng.expovariate(0.6)))):
-        if start > now:
-            break
+    while start < now:
         _, _, context = rng.choices(CHANNELS, weights=[c[1] for c in CHANNELS])[0]
         device = rng.choice(devices)
         session = _Session(
             rng, now, start, device, user_id if identified else None, context, preferences, gpc
         )
         category = favourite if rng.random() < 0.7 else rng.choice(CATEGORIES)
-        yield from session.browse(category)
+        yield from session.browse(category, habits)
         if session.purchased:
             if not identified:
                 identified = True
                 yield session.identify(user_id, number)
             yield from session.refund_maybe()
-        start += timedelta(days=rng.expovariate(1 / 12))
+        # As BG/NBD has it, a customer may leave for good right after an order (and only then);
+        # a visitor who never bought drifts away after any session.
+        if rng.random() < (habits.leaves if session.purchased else 0.0 if identified else WANDERS_OFF):
+            break
+        start += timedelta(days=rng.expovariate(habits.visits_per_day))
 
 
 class _Session:
@@ -118,9 +148,10 @@ class _Session:
             message["userId"] = self.user_id
         return message
 
-    def browse(self, category: str) -> Iterator[dict[str, Any]]:
+    def browse(self, category: str, habits: Habits) -> Iterator[dict[str, Any]]:
         rng = self.rng
-        price = round(rng.uniform(25, 240), 2)
+        buys = rng.random() < habits.buys
+        price = round(rng.gammavariate(6.0, habits.order_value / 6), 2)
         product: dict[str, Any] = {
             "category": category,
             "sku": f"{category[:3].upper()}-{rng.randrange(40):03d}",
@@ -128,27 +159,28 @@ class _Session:
             "currency": "EUR",
         }
         yield self._message("category_browsed", {"category": category})
-        for _ in range(rng.randint(1, 4)):
+        for _ in range(rng.randint(1, 2)):
             yield self._message("product_viewed", product)
-            if rng.random() < 0.5:
+            if rng.random() < 0.3:
                 yield self._message("product_scrolled", {**product, "percent": rng.choice((20, 50, 80, 100))})
-            if rng.random() < 0.35:
+            if rng.random() < 0.3:
                 yield self._message("product_image_zoomed", product)
-        if rng.random() < 0.25:
+        # Customers who research are the ones who buy more often.
+        if rng.random() < 0.1 + 0.6 * habits.buys:
             yield self._message("size_guide_viewed", product)
-        if rng.random() < 0.2:
+        if rng.random() < 0.08 + 0.5 * habits.buys:
             yield self._message("reviews_read", product)
-        if rng.random() > 0.38:
+        if not (buys or rng.random() < 0.3):
             return
         yield self._message("product_added", {**product, "quantity": 1})
-        if rng.random() > 0.62:
+        if not (buys or rng.random() < 0.4):
             return
         yield self._message("checkout_started", {"value": price, "currency": "EUR"})
         yield self._message("shipping_info_entered", {"step": 2})
         if rng.random() < 0.2:
             yield self._message("coupon_applied", {"coupon": "WELCOME10"})
         yield self._message("payment_info_entered", {"step": 3})
-        if rng.random() > 0.7:
+        if not buys:
             return
         revenue = round(price * rng.choice((1, 1, 1, 2)) * rng.uniform(0.9, 1.0), 2)
         self.purchased = revenue

@@ -2,7 +2,8 @@
 
 BG/NBD follows Fader, Hardie & Lee (2005) "Counting your customers the easy way"; Gamma-Gamma follows
 Fader & Hardie (2013) "The Gamma-Gamma model of monetary value". Time is in weeks, days are UTC
-calendar days. Both fits are exact maximum likelihood (no penalizer) over log-parameters.
+calendar days. Both fits are exact maximum likelihood (no penalizer) over log-parameters, and a fit
+is accepted only when it passes every check of `Check` (a degenerate optimum is reported, not used).
 
 Refunds are purchases with negative revenue. They are never orders: they do not count in `orders`
 and never create a purchase day. Their revenue is netted into the latest purchase day at or before
@@ -15,10 +16,11 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from enum import Enum
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import minimize
+from scipy.optimize import approx_fprime, minimize
 from scipy.special import betaln, digamma, gammaln, hyp2f1
 
 from server.domain.errors import GranularError
@@ -31,16 +33,38 @@ WEEKS_PER_MONTH = 4.345
 # fails rather than return an arbitrary point on the ridge; beyond 1e4, scipy's ₂F₁ is not trustworthy.
 _LOG_BOUND = math.log(1e4)
 _NON_FINITE_PENALTY = 1e300
+MIN_REPEAT_BUYERS = 10
+# A direction of log-parameters along which the summed log-likelihood curves less than this is one the
+# data do not determine: one standard error along it spans more than a factor e^5 in the parameters.
+_MIN_CURVATURE = 1 / 5**2
+
+
+class Check(Enum):
+    """What a fit must pass to be accepted."""
+
+    REPEAT_BUYERS = "repeat_buyers"  # enough customers with a repeat purchase to learn from
+    CONVERGED = "converged"  # the optimizer reached a point where the gradient vanishes
+    INTERIOR = "interior"  # no parameter ran to a bound (0 or ∞): the maximum exists
+    HESSIAN = "hessian"  # the curvature there is positive definite: a proper, identified maximum
+
+
+@dataclass(frozen=True)
+class FitCheck:
+    check: Check
+    passed: bool
+    detail: str
 
 
 class FitError(GranularError):
-    """A model could not be fitted; `reason` is a short sentence for the caller."""
+    """A model could not be fitted; `reason` is a short sentence for the caller, `checks` the checks
+    run up to the one that failed."""
 
     code = "LTV_MODEL_UNAVAILABLE"
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, checks: Sequence[FitCheck] = ()) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.checks = tuple(checks)
 
 
 @dataclass(frozen=True)
@@ -151,7 +175,24 @@ def _distinct(*columns: FloatArray) -> tuple[list[FloatArray], FloatArray]:
 Gradient = Callable[[FloatArray], tuple[float, FloatArray]]
 
 
-def _maximize(total: Gradient, start: Sequence[float], n: int, model: str) -> FloatArray:
+def _repeat_buyers(count: int, needed: int, model: str) -> FitCheck:
+    check = FitCheck(Check.REPEAT_BUYERS, count >= needed, f"{count} repeat buyers, {needed} needed")
+    if not check.passed:
+        raise FitError(f"The {model} model needs at least {needed} repeat buyers.", (check,))
+    return check
+
+
+def maximize_likelihood(
+    total: Gradient,
+    start: Sequence[float],
+    n: int,
+    model: str,
+    names: Sequence[str],
+    passed: Sequence[FitCheck] = (),
+) -> tuple[FloatArray, tuple[FitCheck, ...]]:
+    """The maximum and the checks it passed (after `passed`, those the caller ran); FitError names the
+    first check it failed."""
+
     def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
         params = np.exp(log_params)
         with np.errstate(all="ignore"):
@@ -170,14 +211,50 @@ def _maximize(total: Gradient, start: Sequence[float], n: int, model: str) -> Fl
         bounds=[(-_LOG_BOUND, _LOG_BOUND)] * len(start),
         options={"ftol": 1e-13, "gtol": 1e-8, "maxiter": 5000},
     )
-    if float(result.fun) >= _NON_FINITE_PENALTY:
-        raise FitError(f"The {model} model's likelihood is not finite.")
-    if np.any(np.abs(result.x) >= _LOG_BOUND - 1e-3):
-        raise FitError(f"The {model} model has no finite fit for this data.")
+    steepest = float(np.max(np.abs(result.jac)))
     # At the maximum the line search can stall on rounding ("ABNORMAL"): a flat gradient is converged.
-    if not (result.success or np.max(np.abs(result.jac)) <= 1e-5):
-        raise FitError(f"The {model} model did not converge.")
-    return _f(np.exp(result.x))
+    converged = float(result.fun) < _NON_FINITE_PENALTY and (bool(result.success) or steepest <= 1e-5)
+    checks = [
+        *passed,
+        FitCheck(Check.CONVERGED, converged, f"{result.nit} iterations, largest gradient {steepest:.1e}"),
+    ]
+    if not converged:
+        finite = float(result.fun) < _NON_FINITE_PENALTY
+        raise FitError(
+            f"The {model} model {'did not converge' if finite else 'has no finite likelihood'}.", checks
+        )
+    at_bound = [name for name, value in zip(names, result.x, strict=True) if abs(value) >= _LOG_BOUND - 1e-3]
+    checks.append(
+        FitCheck(
+            Check.INTERIOR,
+            not at_bound,
+            f"{', '.join(at_bound)} at a bound (1e-4 or 1e4)"
+            if at_bound
+            else "every parameter inside (1e-4, 1e4)",
+        )
+    )
+    if at_bound:
+        raise FitError(f"The {model} model has no finite fit for this data ({', '.join(at_bound)}).", checks)
+    # Curvature of the negative log-likelihood summed over customers, in log-parameters, from
+    # differences of its gradient: its inverse is the covariance of the estimates.
+    jacobian = approx_fprime(result.x, lambda x: objective(x)[1], 1e-6)
+    eigenvalues = np.linalg.eigvalsh((jacobian + jacobian.T) / 2 * n)
+    smallest = float(eigenvalues[0])
+    definite = bool(np.all(np.isfinite(eigenvalues))) and smallest >= _MIN_CURVATURE
+    spread = f"{1 / math.sqrt(smallest):.2g}" if smallest > 0 else "unbounded"
+    checks.append(
+        FitCheck(
+            Check.HESSIAN,
+            definite,
+            f"smallest eigenvalue {smallest:.3g} (standard error {spread} in log-parameters, at most 5)",
+        )
+    )
+    if not definite:
+        raise FitError(
+            f"The {model} model's optimum is not a proper maximum: the data leave a parameter undetermined.",
+            checks,
+        )
+    return _f(np.exp(result.x)), tuple(checks)
 
 
 # --- BG/NBD -----------------------------------------------------------------------------------------
@@ -191,6 +268,7 @@ class BgNbdFit:
     b: float
     log_likelihood: float
     customers: int
+    checks: tuple[FitCheck, ...] = ()
 
     @property
     def params(self) -> tuple[float, float, float, float]:
@@ -230,22 +308,24 @@ def _bgnbd_total(
     return float(weight @ ll), _f(gradient)
 
 
-def fit_bgnbd(arrays: SummaryArrays, *, min_customers: int = 10) -> BgNbdFit:
+def fit_bgnbd(
+    arrays: SummaryArrays, *, min_customers: int = 10, min_repeat_buyers: int = MIN_REPEAT_BUYERS
+) -> BgNbdFit:
     """argmax over (ln r, ln α, ln a, ln b) of Σ ln L(r, α, a, b | x, t_x, T), from r = α = a = b = 1."""
     n = len(arrays.frequency)
     if n < min_customers:
         raise FitError(f"The purchase model needs at least {min_customers} customers.")
-    if not np.any(arrays.frequency > 0):
-        # Without a repeat purchase the likelihood only grows as r → 0: there is no maximum.
-        raise FitError("The purchase model needs at least one repeat purchase.")
+    # Without repeat purchases the likelihood only grows as r → 0; with a handful, a and b run off.
+    repeat = _repeat_buyers(int(np.sum(arrays.frequency > 0)), min_repeat_buyers, "purchase")
     (x, t_x, T), weight = _distinct(arrays.frequency, arrays.recency, arrays.T)
 
     def total(params: FloatArray) -> tuple[float, FloatArray]:
         return _bgnbd_total(params, x, t_x, T, weight)
 
-    params = _maximize(total, (1.0, 1.0, 1.0, 1.0), n, "purchase")
+    names = ("r", "alpha", "a", "b")
+    params, checks = maximize_likelihood(total, (1.0, 1.0, 1.0, 1.0), n, "purchase", names, (repeat,))
     r, alpha, a, b = (float(v) for v in params)
-    return BgNbdFit(r, alpha, a, b, total(params)[0], n)
+    return BgNbdFit(r, alpha, a, b, total(params)[0], n, checks)
 
 
 def p_alive(fit: BgNbdFit, x: npt.ArrayLike, t_x: npt.ArrayLike, T: npt.ArrayLike) -> FloatArray:
@@ -324,6 +404,7 @@ class GammaGammaFit:
     v: float
     log_likelihood: float
     customers: int
+    checks: tuple[FitCheck, ...] = ()
 
     @property
     def params(self) -> tuple[float, float, float]:
@@ -346,12 +427,11 @@ def gamma_gamma_log_likelihood(params: Sequence[float], x: npt.ArrayLike, m: npt
     )
 
 
-def fit_gamma_gamma(arrays: SummaryArrays, *, min_repeat_buyers: int = 10) -> GammaGammaFit:
+def fit_gamma_gamma(arrays: SummaryArrays, *, min_repeat_buyers: int = MIN_REPEAT_BUYERS) -> GammaGammaFit:
     """argmax over (ln p, ln q, ln v) of Σ ln f(m | x) over customers with x > 0 and m > 0."""
     repeat = (arrays.frequency > 0) & (arrays.monetary > 0)
     n = int(repeat.sum())
-    if n < min_repeat_buyers:
-        raise FitError(f"The spend model needs at least {min_repeat_buyers} repeat buyers.")
+    enough = _repeat_buyers(n, min_repeat_buyers, "spend")
     (x, m), weight = _distinct(arrays.frequency[repeat], arrays.monetary[repeat])
     # v is in currency units: fitting spend over its mean keeps the bounds meaningful in yen or euros.
     scale = float(np.average(m, weights=weight))
@@ -368,11 +448,13 @@ def fit_gamma_gamma(arrays: SummaryArrays, *, min_repeat_buyers: int = 10) -> Ga
         return float(weight @ ll), _f(np.stack([d_p, d_q, d_v]) @ weight)
 
     # With p = 1, q = 2, v = 1 the population mean spend p·v/(q−1) is the observed mean.
-    p, q, v = (float(value) for value in _maximize(total, (1.0, 2.0, 1.0), n, "spend"))
+    params, checks = maximize_likelihood(total, (1.0, 2.0, 1.0), n, "spend", ("p", "q", "v"), (enough,))
+    p, q, v = (float(value) for value in params)
     if q <= 1:
-        raise FitError("The spend model has no finite mean spend (q ≤ 1).")
+        raise FitError("The spend model has no finite mean spend (q ≤ 1).", checks)
     v *= scale
-    return GammaGammaFit(p, q, v, float(weight @ gamma_gamma_log_likelihood((p, q, v), x, m)), n)
+    log_likelihood = float(weight @ gamma_gamma_log_likelihood((p, q, v), x, m))
+    return GammaGammaFit(p, q, v, log_likelihood, n, checks)
 
 
 def expected_average_value(fit: GammaGammaFit, x: npt.ArrayLike, m: npt.ArrayLike) -> FloatArray:
@@ -417,31 +499,3 @@ def clv(
         return 0.0
     arrays = SummaryArrays.from_summaries([summary])
     return float(clv_arrays(bg, gg, arrays, months=months, monthly_discount_rate=monthly_discount_rate)[0])
-
-
-@dataclass(frozen=True)
-class Prediction:
-    p_alive: float
-    expected_purchases: float
-    expected_average_value: float
-    clv: float
-
-
-def predict(
-    bg: BgNbdFit,
-    gg: GammaGammaFit,
-    summary: CustomerSummary | None,
-    *,
-    months: int = 12,
-    monthly_discount_rate: float = 0.01,
-) -> Prediction:
-    """P(alive), E[Y(4.345·months)], E[M] and CLV for one customer; no purchase yet → (1, 0, 0, 0)."""
-    if summary is None:
-        return Prediction(p_alive=1.0, expected_purchases=0.0, expected_average_value=0.0, clv=0.0)
-    x, t_x, T = summary.frequency, summary.recency, summary.T
-    return Prediction(
-        p_alive=float(p_alive(bg, x, t_x, T)),
-        expected_purchases=float(expected_purchases(bg, WEEKS_PER_MONTH * months, x, t_x, T)),
-        expected_average_value=float(expected_average_value(gg, x, summary.monetary_value)),
-        clv=clv(bg, gg, summary, months=months, monthly_discount_rate=monthly_discount_rate),
-    )

@@ -1,8 +1,10 @@
 """Engagement, intent and phase (DESIGN §6): exact decayed sums, updated in O(1) per event.
 
 With half-life H, d(now, t) = 2^(−(now − t)/H). A sum is kept as (total, ref): its value at any t
-is total · 2^(−(t − ref)/H). A journey closes at an ACTION-phase event or after 30 days without
-events; the next event opens a new one.
+is total · 2^(−(t − ref)/H). A journey is a run of micro-conversions (events with a taxonomy phase):
+it closes at an ACTION-phase event or after 30 days without one, and the next micro-conversion opens
+a new one. Events without a phase (page views, refunds, unplanned names) count for engagement only.
+A profile's phase is the phase its latest journey reached, whether or not that journey is still open.
 """
 
 import math
@@ -68,7 +70,8 @@ EMPTY_STATE = ScoreState()
 
 def apply_event(state: ScoreState, event: ScoredEvent, half_life: timedelta) -> ScoreState:
     """One more event, O(1). Engagement is exact in any arrival order. The journey rules (a journey
-    closes at an ACTION or after 30 idle days; the next event opens a new one) are exact for events in
+    closes at an ACTION or after 30 idle days; the next micro-conversion opens a new one; an event
+    without a phase belongs to no journey) are exact for events in
     time order and for late events inside the latest journey or extending it backward by ≤ 30 days to
     after the previous journey's last event. Other late events count for engagement only. Known
     approximations: a late ACTION inside the open journey closes it (recompute would split it there),
@@ -79,6 +82,8 @@ def apply_event(state: ScoreState, event: ScoredEvent, half_life: timedelta) -> 
         first_seen=event.at if state.first_seen is None else min(state.first_seen, event.at),
         last_seen=event.at if state.last_seen is None else max(state.last_seen, event.at),
     )
+    if event.phase is None:
+        return base
     start, last = state.journey_started_at, state.journey_last_at
     if start is None or last is None:
         return _join(_opened(base, None), event, half_life)
@@ -131,7 +136,8 @@ def recompute(events: Iterable[ScoredEvent], half_life: timedelta) -> ScoreState
     return state
 
 
-def _journey_open(state: ScoreState, now: datetime) -> bool:
+def journey_open(state: ScoreState, now: datetime) -> bool:
+    """The latest journey has not closed at an ACTION and saw a micro-conversion within 30 days of `now`."""
     return (
         not state.journey_closed
         and state.journey_last_at is not None
@@ -147,14 +153,15 @@ def engagement_score(state: ScoreState, now: datetime, half_life: timedelta) -> 
 def intent_score(state: ScoreState, now: datetime, half_life: timedelta) -> float:
     """1 − exp(−Σ value_i · 2^(−(now − t_i)/H)) over the open journey; 0 when it closed at an ACTION,
     has been idle more than 30 days at `now`, or none exists."""
-    if not _journey_open(state, now):
+    if not journey_open(state, now):
         return 0.0
     return 1.0 - math.exp(-value_at(state.journey, now, half_life))
 
 
-def phase(state: ScoreState, now: datetime) -> Phase | None:
-    """The highest phase reached in the open journey; None when no journey is open at `now`."""
-    return state.journey_phase if _journey_open(state, now) else None
+def phase(state: ScoreState) -> Phase | None:
+    """The highest phase the latest journey reached, open or not: ACTION after a purchase until the next
+    micro-conversion (or one after 30 idle days) starts a new journey; None before any micro-conversion."""
+    return state.journey_phase
 
 
 @dataclass(frozen=True)
@@ -175,11 +182,12 @@ class ScoreExplanation:
 
 
 def journeys_of(events: Iterable[ScoredEvent]) -> list[list[ScoredEvent]]:
-    """The events split into journeys in time order: a new one starts after an ACTION (events at the
-    ACTION's very time still belong to its journey) or after more than 30 days without events."""
+    """The micro-conversions split into journeys in time order: a new one starts after an ACTION (events
+    at the ACTION's very time still belong to its journey) or after more than 30 days without one.
+    Events without a phase belong to no journey."""
     journeys: list[list[ScoredEvent]] = []
     closed = True
-    for event in sorted(events, key=lambda e: e.at):
+    for event in sorted((e for e in events if e.phase is not None), key=lambda e: e.at):
         last = journeys[-1][-1].at if journeys else None
         if last is None or (closed and event.at > last) or event.at - last > JOURNEY_IDLE:
             journeys.append([])

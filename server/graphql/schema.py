@@ -48,6 +48,7 @@ from server.graphql.queries.api_keys import ApiKeyQueries
 from server.graphql.queries.attribution import AttributionQueries
 from server.graphql.queries.channels import ChannelQueries
 from server.graphql.queries.compliance import ComplianceQueries
+from server.graphql.queries.consent_ledger import ConsentLedgerQueries
 from server.graphql.queries.funnel import FunnelQueries
 from server.graphql.queries.ltv import LtvQueries
 from server.graphql.queries.me import MeQueries
@@ -77,6 +78,7 @@ QUERY_AREAS: tuple[type, ...] = (
     TriggerQueries,
     MeQueries,
     RetentionQueries,
+    ConsentLedgerQueries,
     ChannelQueries,
 )
 MUTATIONS: tuple[type, ...] = (

@@ -13,6 +13,7 @@ from server.services.channels import ChannelService
 from server.services.consent import ConsentService
 from server.services.customer_tokens import CustomerTokenService
 from server.services.customers import CustomerService
+from server.services.drivers import DriverService
 from server.services.dsr import DsrService, Stores
 from server.services.ingest import IngestService
 from server.services.ingest_unit import IngestStores
@@ -36,9 +37,11 @@ from server.storage.consent_ledger import ConsentLedger
 from server.storage.custom_channels import CustomChannels
 from server.storage.data_keys import DataKeys
 from server.storage.dsr_requests import DsrRequests
+from server.storage.early_activity import EarlyActivities
 from server.storage.events import Events
 from server.storage.groups import Groups
 from server.storage.identities import Identities
+from server.storage.ledger_chains import LedgerChains
 from server.storage.merges import Merges
 from server.storage.migrations import Migrations
 from server.storage.model_fits import ModelFits
@@ -74,6 +77,7 @@ class Services:
     retention: RetentionService
     customer_tokens: CustomerTokenService
     customers: CustomerService
+    drivers: DriverService
     migrations: MigrationService
     channels: ChannelService
     # The process's admission limit: the HTTP routes hold a place per request (server/http/admission.py);
@@ -144,7 +148,7 @@ class Services:
         profile_service = ProfileService(
             profiles, events, merges, workspaces, vault, audit, clock, identities, feed, groups
         )
-        consent = ConsentService(ledger)
+        consent = ConsentService(ledger, LedgerChains(db))
         dsr = DsrService(
             db.client,
             stores,
@@ -189,6 +193,7 @@ class Services:
                 workspaces=workspace_service,
                 clock=clock,
             ),
+            drivers=DriverService(EarlyActivities(db)),
             migrations=MigrationService(Migrations(db), profiles, identities, workspaces, vault, clock),
             channels=channels,
             capacity=capacity or Capacity(DEFAULT_IN_FLIGHT),

@@ -1,99 +1,36 @@
-"""Lifetime value: historical figures, the per-workspace BG/NBD + Gamma-Gamma fit, and early drivers."""
+"""Lifetime value: historical figures, the per-workspace BG/NBD + Gamma-Gamma fit, and backtests."""
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import anyio.to_thread
 import pymongo
 
 from server.domain.access import Principal
-from server.domain.ltv import (
-    BgNbdFit,
-    CustomerSummary,
-    FitError,
-    GammaGammaFit,
-    Historical,
-    Purchase,
-    SummaryArrays,
-    expected_purchases,
-    fit_bgnbd,
-    fit_gamma_gamma,
-    historical,
-    predict,
-    summarize,
-)
-from server.domain.ltv_drivers import Driver, drivers, first_session_events
+from server.domain.customer_value import CustomerValue, LtvModels, fit_models
+from server.domain.errors import InvalidInput
+from server.domain.ltv import Purchase, historical, summarize
+from server.domain.ltv_backtest import BacktestRow, compare, holdout_purchases
 from server.services.analytics import ANALYTICS_SECONDS
 from server.services.audit import AuditService
 from server.storage.events import Events
 from server.storage.model_fits import ModelFits
 
-KIND = "ltv"
-
 
 @dataclass(frozen=True)
 class FitReport:
-    as_of: datetime
+    models: LtvModels
     duration_ms: float
-    customers: int
-    bgnbd: BgNbdFit | None
-    gamma_gamma: GammaGammaFit | None
-    bgnbd_error: str | None
-    gamma_gamma_error: str | None
 
 
 @dataclass(frozen=True)
-class CustomerValue:
-    """One profile's LTV: history, and what the stored fit (if any) predicts from it."""
-
-    historical: Historical
-    summary: CustomerSummary | None
-    bgnbd: BgNbdFit | None
-    gamma_gamma: GammaGammaFit | None
-
-    def prediction(self, months: int = 12, monthly_discount_rate: float = 0.01) -> Any:
-        if self.bgnbd is None or self.gamma_gamma is None:
-            return None
-        return predict(
-            self.bgnbd,
-            self.gamma_gamma,
-            self.summary,
-            months=months,
-            monthly_discount_rate=monthly_discount_rate,
-        )
-
-    def expected_purchases(self, weeks: float) -> float | None:
-        if self.bgnbd is None:
-            return None
-        if self.summary is None:
-            return 0.0
-        s = self.summary
-        return float(expected_purchases(self.bgnbd, weeks, s.frequency, s.recency, s.T))
-
-
-def _fit(
-    summaries: list[CustomerSummary],
-) -> tuple[BgNbdFit | None, GammaGammaFit | None, str | None, str | None]:
-    arrays = SummaryArrays.from_summaries(summaries)
-    bg = gg = None
-    bg_error = gg_error = None
-    try:
-        bg = fit_bgnbd(arrays)
-    except FitError as error:
-        bg_error = error.reason
-    try:
-        gg = fit_gamma_gamma(arrays)
-    except FitError as error:
-        gg_error = error.reason
-    return bg, gg, bg_error, gg_error
-
-
-def _plain(values: dict[str, Any]) -> dict[str, Any]:
-    """numpy scalars as Python numbers, which BSON can store."""
-    return {k: v.item() if hasattr(v, "item") else v for k, v in values.items()}
+class Backtest:
+    calibration_end: datetime
+    holdout_weeks: int
+    models: LtvModels
+    rows: list[BacktestRow]  # by decile of the prediction, then "all"; empty without a purchase model
 
 
 class LtvService:
@@ -116,48 +53,45 @@ class LtvService:
                 if summary is not None:
                     summaries.append(summary)
         # The optimizer is CPU-bound: it runs off the event loop so other requests go on.
-        bg, gg, bg_error, gg_error = await anyio.to_thread.run_sync(_fit, summaries)
-        report = FitReport(
-            as_of, (time.perf_counter() - started) * 1000, len(summaries), bg, gg, bg_error, gg_error
-        )
-        await self._fits.save(
-            principal.workspace_id,
-            KIND,
-            as_of,
-            {
-                "bgnbd": _plain(asdict(bg)) if bg else None,
-                "gamma_gamma": _plain(asdict(gg)) if gg else None,
-                "bgnbd_error": bg_error,
-                "gamma_gamma_error": gg_error,
-                "customers": len(summaries),
-                "duration_ms": report.duration_ms,
-            },
-        )
-        await self._audit.record(principal, "models.fitted", details={"customers": len(summaries)})
+        models = await anyio.to_thread.run_sync(fit_models, summaries, as_of)
+        report = FitReport(models, (time.perf_counter() - started) * 1000)
+        await self._fits.save_ltv(principal.workspace_id, models, report.duration_ms)
+        await self._audit.record(principal, "models.fitted", details={"customers": models.customers})
         return report
 
-    async def value(self, principal: Principal, profile_id: str) -> CustomerValue:
-        now = self._clock()
+    async def value(self, principal: Principal, profile_id: str, as_of: datetime | None) -> CustomerValue:
+        """The profile's history up to `as_of` (default now) and the predictions of the newest fit on
+        data up to then, conditioned on the same history: what a backtest compares with what came."""
+        as_of = as_of or self._clock()
         purchases: list[Purchase] = []
-        async for _, rows in self._events.purchases(principal.workspace_id, until=now, profile_id=profile_id):
+        async for _, rows in self._events.purchases(
+            principal.workspace_id, until=as_of, profile_id=profile_id
+        ):
             purchases.extend(Purchase(at, float(revenue)) for at, revenue in rows)
-        stored = await self._fits.latest(principal.workspace_id, KIND)
-        bg = BgNbdFit(**stored["bgnbd"]) if stored and stored.get("bgnbd") else None
-        gg = GammaGammaFit(**stored["gamma_gamma"]) if stored and stored.get("gamma_gamma") else None
-        return CustomerValue(historical(purchases), summarize(purchases, now), bg, gg)
+        models = await self._fits.ltv_until(principal.workspace_id, as_of)
+        return CustomerValue(as_of, historical(purchases), summarize(purchases, as_of), models)
 
-    async def drivers(
-        self, principal: Principal, start: datetime | None, end: datetime | None
-    ) -> list[Driver]:
-        """Which first-session micro-conversions are followed by higher revenue."""
-        revenue: dict[str, float] = {}
+    async def backtest(self, principal: Principal, calibration_end: datetime, holdout_weeks: int) -> Backtest:
+        """Fit on the purchases up to `calibration_end` (nothing is stored) and compare the expected
+        purchases of the `holdout_weeks` after it with the actual ones."""
+        if not 1 <= holdout_weeks <= 520:
+            raise InvalidInput(
+                "The holdout must be between 1 and 520 weeks.", field="holdoutWeeks", code="OUT_OF_RANGE"
+            )
+        if calibration_end + timedelta(weeks=holdout_weeks) > self._clock():
+            raise InvalidInput(
+                "The holdout must have ended: the calibration end plus the holdout weeks is in the future.",
+                field="calibrationEnd",
+                code="INVALID_WINDOW",
+            )
+        customers = []
+        holdout_end = calibration_end + timedelta(weeks=holdout_weeks)
         with pymongo.timeout(ANALYTICS_SECONDS):
-            async for profile_id, rows in self._events.purchases(principal.workspace_id, until=None):
-                revenue[profile_id] = historical([Purchase(at, float(r)) for at, r in rows]).revenue
-            customers = [
-                (first_session_events(sorted(events)), revenue.get(profile_id, 0.0))
-                async for profile_id, events in self._events.first_sessions(
-                    principal.workspace_id, since=start, until=end
-                )
-            ]
-        return drivers(customers)
+            async for _, rows in self._events.purchases(principal.workspace_id, until=holdout_end):
+                purchases = [Purchase(at, float(revenue)) for at, revenue in rows]
+                summary = summarize(purchases, calibration_end)
+                if summary is not None:
+                    customers.append((summary, holdout_purchases(purchases, calibration_end, holdout_weeks)))
+        models = await anyio.to_thread.run_sync(fit_models, [s for s, _ in customers], calibration_end)
+        rows = compare(models.bgnbd, customers, holdout_weeks) if models.bgnbd else []
+        return Backtest(calibration_end, holdout_weeks, models, rows)

@@ -23,7 +23,7 @@ class ModelService:
 
     async def fit(self, principal: Principal, as_of: datetime | None) -> ModelsReport:
         ltv = await self._ltv.fit(principal, as_of)
-        propensity = await self._propensity.fit(principal, ltv.as_of)
+        propensity = await self._propensity.fit(principal, ltv.models.as_of)
         if isinstance(propensity, str):
             return ModelsReport(ltv, None, propensity)
         return ModelsReport(ltv, propensity, None)

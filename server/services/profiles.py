@@ -21,6 +21,7 @@ from server.domain.scoring import (
     engagement_score,
     explain,
     intent_score,
+    journey_open,
     phase,
 )
 from server.domain.taxonomy import Phase
@@ -43,6 +44,7 @@ _MERGE_HOPS = 8
 @dataclass(frozen=True)
 class Scores:
     phase: Phase | None
+    journey_open: bool
     engagement: float
     intent: float
     affinities: list[tuple[str, float]]
@@ -261,7 +263,8 @@ class ProfileService:
 def _scores(profile: Profile, workspace: WorkspaceSettings, now: datetime) -> Scores:
     half_life = workspace.half_life
     return Scores(
-        phase=phase(profile.scores, now),
+        phase=phase(profile.scores),
+        journey_open=journey_open(profile.scores, now),
         engagement=engagement_score(profile.scores, now, half_life),
         intent=intent_score(profile.scores, now, half_life),
         affinities=top_affinities(profile.affinities, now, half_life),

@@ -270,27 +270,6 @@ class Events:
                 SKIPPED_PURCHASES.inc(len(doc["p"]) - len(finite))
             yield doc["_id"], finite
 
-    async def first_sessions(
-        self, workspace_id: str, *, since: datetime | None, until: datetime | None
-    ) -> AsyncIterator[tuple[str, list[tuple[datetime, str]]]]:
-        """Per profile first seen in [since, until]: its events' (timestamp, name), oldest first."""
-        pipeline: list[Document] = [
-            {"$match": {"workspace_id": workspace_id}},
-            {"$sort": {"profile_id": 1, "timestamp": 1}},
-            {
-                "$group": {
-                    "_id": "$profile_id",
-                    "first": {"$min": "$timestamp"},
-                    "e": {"$push": ["$timestamp", "$event"]},
-                }
-            },
-        ]
-        if window := _between(since, until):
-            pipeline.append({"$match": {"first": window}})
-        cursor = await self._collection.aggregate(pipeline, allowDiskUse=True, batchSize=200)
-        async for doc in cursor:
-            yield doc["_id"], [(at, name) for at, name in doc["e"]]
-
     async def step_sequences(
         self, workspace_id: str, *, names: list[str], since: datetime | None, until: datetime | None
     ) -> AsyncIterator[list[tuple[datetime, str]]]:

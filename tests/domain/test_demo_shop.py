@@ -1,7 +1,9 @@
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import UTC, datetime
 
+from server.domain.customer_value import fit_models
 from server.domain.demo_shop import CHANNELS, Plan, messages
+from server.domain.ltv import Purchase, summarize
 from server.services.event_payload import parse
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -40,3 +42,18 @@ def test_the_shop_has_journeys_orders_identity_consent_mixes_and_every_channel()
     assert any(m["context"].get("gpc") for m in shop)
     campaigns = {m["context"].get("campaign", {}).get("medium") for m in shop}
     assert {c[2].get("campaign", {}).get("medium") for c in CHANNELS} - {None} <= campaigns
+
+
+def test_the_default_shop_has_enough_repeat_buyers_for_both_ltv_models_to_fit() -> None:
+    purchases: dict[str, list[Purchase]] = defaultdict(list)
+    for m in messages(Plan(1000, 90, 7), NOW):
+        if m.get("event") in ("order_completed", "order_refunded"):
+            customer = m["anonymousId"].split("-")[2]  # anon-<seed>-<customer>-<device>
+            sign = 1 if m["event"] == "order_completed" else -1
+            purchases[customer].append(
+                Purchase(datetime.fromisoformat(m["timestamp"]), sign * m["properties"]["revenue"])
+            )
+    summaries = [s for s in (summarize(p, NOW) for p in purchases.values()) if s is not None]
+    fitted = fit_models(summaries, NOW)
+    assert (fitted.bgnbd_error, fitted.gamma_gamma_error) == (None, None)
+    assert sum(1 for s in summaries if s.frequency > 0) >= 100

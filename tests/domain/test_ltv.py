@@ -12,11 +12,11 @@ from server.domain.errors import GranularError
 from server.domain.ltv import (
     WEEKS_PER_MONTH,
     BgNbdFit,
+    Check,
     CustomerSummary,
     FitError,
     GammaGammaFit,
     Historical,
-    Prediction,
     Purchase,
     SummaryArrays,
     bgnbd_log_likelihood,
@@ -29,8 +29,8 @@ from server.domain.ltv import (
     fit_gamma_gamma,
     gamma_gamma_log_likelihood,
     historical,
+    maximize_likelihood,
     p_alive,
-    predict,
     summarize,
 )
 
@@ -475,10 +475,49 @@ def test_purchase_model_needs_enough_customers(small: SummaryArrays) -> None:
         fit_bgnbd(small, min_customers=5000)
 
 
-def test_purchase_model_needs_a_repeat_purchase() -> None:
-    arrays = SummaryArrays(np.zeros(50), np.zeros(50), np.full(50, 30.0), np.zeros(50))
-    with pytest.raises(FitError, match="repeat purchase"):
+def test_purchase_model_needs_repeat_buyers() -> None:
+    frequency = np.array([1.0] * 9 + [0.0] * 41)
+    arrays = SummaryArrays(frequency, frequency * 5, np.full(50, 30.0), frequency * 20)
+    with pytest.raises(FitError, match="at least 10 repeat buyers") as raised:
         fit_bgnbd(arrays)
+    assert [(c.check, c.passed) for c in raised.value.checks] == [(Check.REPEAT_BUYERS, False)]
+
+
+def test_an_accepted_fit_passed_every_check_in_order(small: SummaryArrays) -> None:
+    for fit in (fit_bgnbd(small), fit_gamma_gamma(small)):
+        assert [(c.check, c.passed) for c in fit.checks] == [
+            (Check.REPEAT_BUYERS, True),
+            (Check.CONVERGED, True),
+            (Check.INTERIOR, True),
+            (Check.HESSIAN, True),
+        ]
+
+
+def test_a_likelihood_flat_along_a_ridge_fails_the_hessian_check() -> None:
+    # ln L = −(ln p − ln q)²: every p = q is a maximum, so the data cannot tell p and q apart.
+    def total(params: np.ndarray) -> tuple[float, np.ndarray]:
+        gap = math.log(params[0]) - math.log(params[1])
+        return -(gap**2), np.array([-2 * gap / params[0], 2 * gap / params[1]])
+
+    with pytest.raises(FitError, match="not a proper maximum") as raised:
+        maximize_likelihood(total, (2.0, 0.5), 1, "test", ("p", "q"))
+    assert [(c.check, c.passed) for c in raised.value.checks] == [
+        (Check.CONVERGED, True),
+        (Check.INTERIOR, True),
+        (Check.HESSIAN, False),
+    ]
+
+
+def test_a_dropout_shared_by_every_customer_runs_a_and_b_to_their_bound() -> None:
+    # Everyone drops out with p = 0.2: no heterogeneity left, so a, b → ∞ at a fixed ratio (b gets there first).
+    arrays = simulate(np.random.default_rng(3), 1000, bg=(0.5, 4.0, 2000.0, 8000.0))
+    with pytest.raises(FitError, match=r"no finite fit for this data \(b\)") as raised:
+        fit_bgnbd(arrays)
+    assert [(c.check, c.passed) for c in raised.value.checks] == [
+        (Check.REPEAT_BUYERS, True),
+        (Check.CONVERGED, True),
+        (Check.INTERIOR, False),
+    ]
 
 
 def test_spend_model_needs_enough_repeat_buyers(small: SummaryArrays) -> None:
@@ -526,22 +565,11 @@ def test_discounting_lowers_clv() -> None:
     assert values[0] > values[1] > values[2] > 0
 
 
-def test_customer_without_a_purchase_has_no_clv_and_is_alive() -> None:
+def test_customer_without_a_purchase_has_no_clv() -> None:
     assert clv(CDNOW_BG, CDNOW_GG, None) == 0.0
-    assert predict(CDNOW_BG, CDNOW_GG, None) == Prediction(1.0, 0.0, 0.0, 0.0)
 
 
 def test_clv_arrays_match_one_at_a_time() -> None:
     summaries = [REGULAR, CustomerSummary(0, 0.0, 12.0, 0.0), CustomerSummary(9, 38.0, 39.0, 80.0)]
     together = clv_arrays(CDNOW_BG, CDNOW_GG, SummaryArrays.from_summaries(summaries), months=6)
     assert together.tolist() == pytest.approx([clv(CDNOW_BG, CDNOW_GG, s, months=6) for s in summaries])
-
-
-def test_prediction_gathers_the_parts() -> None:
-    prediction = predict(CDNOW_BG, CDNOW_GG, REGULAR, months=6)
-    assert prediction == Prediction(
-        p_alive=float(p_alive(CDNOW_BG, 4, 30.0, 39.0)),
-        expected_purchases=float(expected_purchases(CDNOW_BG, 6 * WEEKS_PER_MONTH, 4, 30.0, 39.0)),
-        expected_average_value=float(expected_average_value(CDNOW_GG, 4, 35.0)),
-        clv=clv(CDNOW_BG, CDNOW_GG, REGULAR, months=6),
-    )

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from server.domain.ltv_drivers import Driver, drivers, first_session_events
+from server.domain.ltv_drivers import Driver, adjusted, drivers, early_micro_conversions
+from server.domain.taxonomy import Phase
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -14,18 +15,68 @@ def at(minutes: float) -> datetime:
     return START + timedelta(minutes=minutes)
 
 
-def test_first_session_is_the_half_hour_after_the_first_event() -> None:
-    events = [(at(29.99), "size_guide"), (at(0), "page_view"), (at(30), "cart_add"), (at(5), "zoom")]
-    assert first_session_events(events) == frozenset({"page_view", "zoom", "size_guide"})
+DISCOVERY, INTEREST, INTENT, ACTION = Phase.DISCOVERY, Phase.INTEREST, Phase.INTENT, Phase.ACTION
 
 
-def test_first_session_window_is_a_parameter() -> None:
-    events = [(at(0), "page_view"), (at(50), "cart_add"), (at(70), "checkout")]
-    assert first_session_events(events, window=timedelta(hours=1)) == frozenset({"page_view", "cart_add"})
+@pytest.mark.parametrize(
+    ("firsts", "purchase", "early"),
+    [
+        # No purchase: every micro-conversion below ACTION counts; events without a phase never do.
+        ({"zoom": (DISCOVERY, at(1)), "page_viewed": (None, at(0))}, None, {"zoom"}),
+        # The purchase flow of a first-session order is not an early driver: only what came before it.
+        (
+            {
+                "zoom": (DISCOVERY, at(1)),
+                "checkout_started": (INTENT, at(9)),
+                "order_completed": (ACTION, at(9)),
+            },
+            at(9),
+            {"zoom"},
+        ),
+        ({"size_guide_viewed": (INTEREST, at(3)), "order_completed": (ACTION, at(2))}, at(2), set()),
+    ],
+)
+def test_early_micro_conversions_are_below_action_and_before_the_first_purchase(
+    firsts: dict[str, tuple[Phase | None, datetime]], purchase: datetime | None, early: set[str]
+) -> None:
+    assert early_micro_conversions(firsts, purchase) == frozenset(early)
 
 
-def test_no_events_no_first_session() -> None:
-    assert first_session_events([]) == frozenset()
+def test_benjamini_hochberg_q_values_keep_the_order_given() -> None:
+    # Sorted 0.01, 0.03, 0.04 → 0.01·3/1, 0.03·3/2, 0.04·3/3 = 0.03, 0.045, 0.04; then made monotone.
+    assert adjusted([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.04, 0.04], rel=1e-12)
+
+
+def test_q_values_adjust_the_p_values_of_the_tested_drivers_only() -> None:
+    rng = np.random.default_rng(5)
+    customers = [
+        (frozenset({"zoom"} if i % 2 else {"reviews_read"}), float(v))
+        for i, v in enumerate(rng.normal(100, 10, 80))
+    ]
+    customers += [(frozenset({"rare"}), 100.0)] * 3
+    found = {d.event: d for d in drivers(customers)}
+    assert (found["rare"].p_value, found["rare"].q_value, found["rare"].significant) == (None, None, False)
+    tested = [found["reviews_read"], found["zoom"]]
+    assert [d.q_value for d in tested] == pytest.approx(
+        adjusted([d.p_value or 0.0 for d in tested]), rel=1e-12
+    )
+
+
+def test_a_difference_significant_alone_is_not_after_correction() -> None:
+    rng = np.random.default_rng(6)
+    # Twenty events that change nothing and one with a modest effect (p = 0.022 on its own).
+    customers = []
+    for i in range(400):
+        seen = {f"noise_{k}" for k in range(20) if rng.random() < 0.5}
+        zoom = i % 2 == 0
+        value = float(rng.normal(100 + (2.5 if zoom else 0), 12))
+        customers.append((frozenset(seen | ({"zoom"} if zoom else set())), value))
+    zoom = next(d for d in drivers(customers) if d.event == "zoom")
+    assert zoom.p_value is not None
+    assert zoom.p_value < 0.05
+    assert zoom.q_value is not None
+    assert zoom.q_value > 0.05
+    assert not zoom.significant
 
 
 TINY = [
@@ -55,6 +106,7 @@ def test_driver_interval_is_welch() -> None:
 def test_small_groups_are_never_significant() -> None:
     assert [d.significant for d in drivers(TINY)] == [False, False]
     assert [d.significant for d in drivers(TINY, min_group=2)] == [False, False]
+    assert [d.q_value for d in drivers(TINY)] == [None, None]
 
 
 def test_a_clear_difference_in_large_groups_is_significant() -> None:

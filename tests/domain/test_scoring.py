@@ -17,6 +17,7 @@ from server.domain.scoring import (
     engagement_score,
     explain,
     intent_score,
+    journey_open,
     journeys_of,
     open_journey,
     phase,
@@ -105,7 +106,7 @@ def test_no_events_no_scores() -> None:
     assert (
         engagement_score(EMPTY_STATE, T0, H),
         intent_score(EMPTY_STATE, T0, H),
-        phase(EMPTY_STATE, T0),
+        phase(EMPTY_STATE),
     ) == (
         0.0,
         0.0,
@@ -115,12 +116,12 @@ def test_no_events_no_scores() -> None:
 
 def test_phase_is_the_highest_reached_in_the_open_journey() -> None:
     state = recompute([ev(0, 0.1), ev(5, 0.65, INTENT), ev(9, 0.4, INTEREST)], H)
-    assert phase(state, at(10)) is INTENT
+    assert (phase(state), journey_open(state, at(10))) == (INTENT, True)
 
 
-def test_an_event_outside_the_funnel_reaches_no_phase() -> None:
+def test_an_event_outside_the_funnel_opens_no_journey() -> None:
     state = recompute([ev(0, 0.0, None)], H)
-    assert (phase(state, at(1)), state.journeys) == (None, 1)
+    assert (phase(state), state.journeys, journey_open(state, at(1))) == (None, 0, False)
 
 
 def test_first_and_last_seen_span_every_event() -> None:
@@ -131,10 +132,10 @@ def test_first_and_last_seen_span_every_event() -> None:
 # -- journeys ---------------------------------------------------------------------------------------
 
 
-def test_an_action_closes_the_journey() -> None:
+def test_an_action_closes_the_journey_and_the_phase_stays_action() -> None:
     state = recompute([ev(0, 0.65, INTENT), ev(5, 1.0, ACTION)], H)
     now = at(6)
-    assert (phase(state, now), intent_score(state, now, H), state.journey_closed) == (None, 0.0, True)
+    assert (phase(state), journey_open(state, now), intent_score(state, now, H)) == (ACTION, False, 0.0)
     assert engagement_score(state, now, H) == pytest.approx(
         0.65 * 2 ** (-6 / (7 * DAY)) + 2 ** (-1 / (7 * DAY)), rel=REL
     )
@@ -143,7 +144,8 @@ def test_an_action_closes_the_journey() -> None:
 def test_the_next_event_after_an_action_opens_a_new_journey() -> None:
     state = recompute([ev(0, 1.0, ACTION), ev(5, 0.1)], H)
     now = at(5)
-    assert (state.journeys, phase(state, now), state.journey_started_at) == (2, DISCOVERY, at(5))
+    assert (state.journeys, phase(state), state.journey_started_at) == (2, DISCOVERY, at(5))
+    assert journey_open(state, now)
     assert intent_score(state, now, H) == pytest.approx(1 - math.exp(-0.1), rel=REL)
 
 
@@ -154,13 +156,29 @@ def test_an_event_at_the_very_time_of_the_action_belongs_to_its_journey() -> Non
 
 def test_a_journey_idle_exactly_thirty_days_is_still_open() -> None:
     state = recompute([ev(0, 0.65, INTENT)], H)
-    assert phase(state, T0 + JOURNEY_IDLE) is INTENT
+    assert journey_open(state, T0 + JOURNEY_IDLE)
 
 
-def test_more_than_thirty_idle_days_close_the_journey() -> None:
+def test_more_than_thirty_idle_days_close_the_journey_but_keep_its_phase() -> None:
     state = recompute([ev(0, 0.65, INTENT)], H)
     later = T0 + JOURNEY_IDLE + timedelta(minutes=1)
-    assert (phase(state, later), intent_score(state, later, H)) == (None, 0.0)
+    assert (phase(state), journey_open(state, later), intent_score(state, later, H)) == (INTENT, False, 0.0)
+
+
+def test_the_phase_stays_action_until_the_next_micro_conversion() -> None:
+    purchase = [ev(0, 0.65, INTENT), ev(5, 1.0, ACTION)]
+    # Neither a page view nor a refund (no phase) starts a journey, even months later.
+    after = recompute([*purchase, ev(10, 0.0, None, "page_viewed"), ev(90 * DAY, 0.0, None)], H)
+    assert (phase(after), journey_open(after, at(90 * DAY)), after.journeys) == (ACTION, False, 1)
+    browsing = recompute([*purchase, ev(10, 0.0, None), ev(20, 0.1, DISCOVERY)], H)
+    assert (phase(browsing), journey_open(browsing, at(20)), browsing.journeys) == (DISCOVERY, True, 2)
+
+
+def test_an_event_without_a_phase_neither_joins_nor_extends_the_open_journey() -> None:
+    state = recompute([ev(0, 0.4, INTEREST), ev(20 * DAY, 0.5, None)], H)
+    assert (state.journey_last_at, state.journey.total) == (at(0), 0.4)
+    assert engagement_score(state, at(20 * DAY), H) == pytest.approx(0.5 + 0.4 * 2 ** (-20 / 7), rel=REL)
+    assert not journey_open(state, at(31 * DAY))
 
 
 def test_an_event_thirty_days_later_continues_the_journey() -> None:
@@ -226,7 +244,7 @@ def test_a_late_action_before_the_journey_keeps_it_open_and_bars_older_events() 
 
 def test_a_late_action_inside_the_open_journey_closes_it() -> None:
     state = fold([ev(0, 0.1), ev(2 * DAY, 0.4, INTEREST), ev(1 * DAY, 1.0, ACTION)])
-    assert (state.journey_closed, phase(state, at(2 * DAY))) == (True, None)
+    assert (journey_open(state, at(2 * DAY)), phase(state)) == (False, ACTION)
 
 
 def test_engagement_is_exact_for_a_late_event_from_long_ago() -> None:
@@ -245,9 +263,9 @@ streams = st.lists(event_specs, max_size=40)
 NOW = T0 + timedelta(days=100)
 
 
-def reference(events: list[ScoredEvent], now: datetime) -> tuple[float, float, Phase | None, int]:
-    """The definitions of DESIGN §6 written out directly: engagement, intent, phase, journeys."""
-    ordered = sorted(events, key=lambda e: e.at)
+def reference(events: list[ScoredEvent], now: datetime) -> tuple[float, float, Phase | None, bool, int]:
+    """The definitions of DESIGN §6 written out directly: engagement, intent, phase, open, journeys."""
+    ordered = sorted((e for e in events if e.phase is not None), key=lambda e: e.at)
     journeys: list[list[ScoredEvent]] = []
     for e in ordered:
         previous = journeys[-1] if journeys else None
@@ -261,12 +279,18 @@ def reference(events: list[ScoredEvent], now: datetime) -> tuple[float, float, P
     is_open = bool(last) and all(e.phase is not ACTION for e in last) and now - last[-1].at <= JOURNEY_IDLE
     journey = last if is_open else []
     intent = 1 - math.exp(-sum(e.value * 2 ** -((now - e.at) / H) for e in journey))
-    reached = max((e.phase for e in journey if e.phase is not None), default=None)
-    return engagement, intent, reached, len(journeys)
+    reached = max((e.phase for e in last if e.phase is not None), default=None)
+    return engagement, intent, reached, is_open, len(journeys)
 
 
-def scores(state: ScoreState, now: datetime) -> tuple[float, float, Phase | None, int]:
-    return engagement_score(state, now, H), intent_score(state, now, H), phase(state, now), state.journeys
+def scores(state: ScoreState, now: datetime) -> tuple[float, float, Phase | None, bool, int]:
+    return (
+        engagement_score(state, now, H),
+        intent_score(state, now, H),
+        phase(state),
+        journey_open(state, now),
+        state.journeys,
+    )
 
 
 @settings(max_examples=200)
@@ -276,11 +300,11 @@ def test_incremental_scores_in_time_order_match_the_definitions(
 ) -> None:
     events = sorted((ev(m, v, p) for m, v, p in stream), key=lambda e: e.at)
     now = T0 + timedelta(days=days)
-    engagement, intent, reached, count = scores(fold(events), now)
-    ref_engagement, ref_intent, ref_reached, ref_count = reference(events, now)
+    engagement, intent, reached, is_open, count = scores(fold(events), now)
+    ref_engagement, ref_intent, ref_reached, ref_open, ref_count = reference(events, now)
     assert engagement == pytest.approx(ref_engagement, rel=1e-9, abs=1e-12)
     assert intent == pytest.approx(ref_intent, rel=1e-9, abs=1e-12)
-    assert (reached, count) == (ref_reached, ref_count)
+    assert (reached, is_open, count) == (ref_reached, ref_open, ref_count)
 
 
 JOURNEY_FIELDS = ("journey_started_at", "journey_last_at", "journey_phase", "journey_closed", "journeys")
@@ -415,8 +439,15 @@ def test_explanation_scores_equal_the_incremental_scores(
     assert explanation.intent_score == pytest.approx(intent_score(state, NOW, H), rel=1e-9, abs=1e-12)
 
 
-def test_journeys_split_at_actions_and_idle_gaps() -> None:
-    events = [ev(0, 0.1), ev(5, 1.0, ACTION), ev(5, 0.1), ev(6, 0.1), ev(6 + 31 * DAY, 0.1)]
+def test_journeys_split_at_actions_and_idle_gaps_and_leave_out_events_without_a_phase() -> None:
+    events = [
+        ev(0, 0.1),
+        ev(5, 1.0, ACTION),
+        ev(5, 0.1),
+        ev(5.5, 0.0, None),
+        ev(6, 0.1),
+        ev(6 + 31 * DAY, 0.1),
+    ]
     assert [[e.at for e in j] for j in journeys_of(events)] == [
         [at(0), at(5), at(5)],
         [at(6)],

@@ -92,6 +92,34 @@ async def test_scores_and_phase_come_from_consented_events(api: Api) -> None:
     assert 0 < profile["intentScore"] < 1
 
 
+JOURNEY = "query($u: String) { profile(userId: $u) { phase journeyOpen intentScore } }"
+
+
+async def test_after_a_purchase_the_phase_stays_action_with_the_journey_closed(api: Api) -> None:
+    await _track(
+        api,
+        [
+            track("checkout_started", user_id="u1", at=ago(minutes=30)),
+            track("order_completed", user_id="u1", at=ago(minutes=20), properties={"revenue": 40}),
+            track("page_viewed", user_id="u1", at=ago(minutes=10)),
+        ],
+    )
+    profile = (await api.gql(JOURNEY, {"u": "u1"}))["data"]["profile"]
+    assert profile == {"phase": "ACTION", "journeyOpen": False, "intentScore": 0.0}
+
+
+async def test_a_micro_conversion_after_the_purchase_opens_a_new_journey(api: Api) -> None:
+    await _track(
+        api,
+        [
+            track("order_completed", user_id="u1", at=ago(days=3), properties={"revenue": 40}),
+            track("product_viewed", user_id="u1", at=ago(minutes=10)),
+        ],
+    )
+    profile = (await api.gql(JOURNEY, {"u": "u1"}))["data"]["profile"]
+    assert (profile["phase"], profile["journeyOpen"]) == ("DISCOVERY", True)
+
+
 async def test_without_personalization_consent_no_scores_are_shown(api: Api) -> None:
     await _track(api, [track("product_viewed", user_id="u1", consent={"analytics": True})])
     profile = (await api.gql(PROFILE, {"userId": "u1"}))["data"]["profile"]
@@ -100,6 +128,7 @@ async def test_without_personalization_consent_no_scores_are_shown(api: Api) -> 
         None,
         None,
     )
+    assert (await api.gql(JOURNEY, {"u": "u1"}))["data"]["profile"]["journeyOpen"] is None
 
 
 async def test_affinities_follow_viewed_categories(api: Api) -> None:

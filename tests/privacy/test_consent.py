@@ -1,5 +1,6 @@
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -8,9 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from privacy.consent import (
+    BreakReason,
+    ChainBreak,
     ConsentEntry,
     PurposeState,
     apply_entry,
+    chain_break,
     chained,
     changes,
     combine_most_restrictive,
@@ -513,3 +517,32 @@ def test_chaining_decisions_links_entries_and_returns_the_new_head() -> None:
     assert head == (2, appended[-1][1].hash)
     assert verify_chain([entry for _, entry in appended]) is None
     assert state[ADVERTISING].granted is False
+
+
+@pytest.mark.parametrize(
+    ("tamper", "expected"),
+    [
+        (lambda e: [e[0], replace(e[1], granted=True), e[2]], ChainBreak(1, BreakReason.HASH_MISMATCH)),
+        (lambda e: [e[0], e[2]], ChainBreak(1, BreakReason.PREVIOUS_HASH_MISMATCH)),
+        (lambda e: [e[0], e[1], replace(e[2], profile_id="p2")], ChainBreak(2, BreakReason.OTHER_PROFILE)),
+        (
+            lambda e: [e[0], replace(e[1], at=e[1].at + timedelta(microseconds=5)), e[2]],
+            ChainBreak(1, BreakReason.TIME_NOT_AS_STORED),
+        ),
+        (lambda e: e, None),
+    ],
+)
+def test_a_broken_chain_says_where_and_why(
+    tamper: Callable[[list[ConsentEntry]], list[ConsentEntry]], expected: ChainBreak | None
+) -> None:
+    assert chain_break(tamper(_chain(*THREE))) == expected
+
+
+def test_the_hash_is_sha256_of_the_documented_canonical_json() -> None:
+    # The README's recipe, written out: what a third party verifying an export would compute.
+    (entry,) = _chain((ANALYTICS, True, 0))
+    text = (
+        '{"at": "2026-01-01T00:00:00.000+00:00", "granted": true, "policy_version": "v1", '
+        '"prev_hash": "", "profile_id": "p1", "purpose": "analytics", "source": "api"}'
+    )
+    assert entry.hash == hashlib.sha256(text.encode()).hexdigest()

@@ -82,6 +82,10 @@ class Profile:
     user_id: str | None
     anonymous_ids: list[str]
     phase: Phase | None  # type: ignore[valid-type]
+    journey_open: bool | None = strawberry.field(
+        description="Whether the latest journey is still open (no ACTION yet, a micro-conversion within "
+        "30 days); `phase` stays the latest journey's phase either way. Null without personalization consent."
+    )
     engagement_score: float | None
     intent_score: float | None
     affinities: list[Affinity]
@@ -117,8 +121,8 @@ class Profile:
         return await info.context.services.propensity.probability(info.context.principal, str(self.id))
 
     @strawberry.field(description="Lifetime value: history and predictions (see Query.ltv).")
-    async def ltv(self, info: strawberry.Info) -> Ltv:
-        return Ltv.of(await info.context.services.ltv.value(info.context.principal, str(self.id)))
+    async def ltv(self, info: strawberry.Info, as_of: datetime | None = None) -> Ltv:
+        return Ltv.of(await info.context.services.ltv.value(info.context.principal, str(self.id), as_of))
 
     @classmethod
     def of(cls, view: ProfileView) -> "Profile":
@@ -128,6 +132,7 @@ class Profile:
             user_id=profile.user_id,
             anonymous_ids=list(profile.anonymous_ids),
             phase=scores.phase if scores else None,
+            journey_open=scores.journey_open if scores else None,
             engagement_score=scores.engagement if scores else None,
             intent_score=scores.intent if scores else None,
             affinities=[Affinity(key=k, weight=w) for k, w in scores.affinities] if scores else [],

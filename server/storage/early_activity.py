@@ -1,0 +1,83 @@
+"""Read-only aggregations over the events collection for the early-driver reports: what each profile
+did in its first moments, grouped inside MongoDB so Python sees one compact row per profile."""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from server.storage.client import Database, Document
+
+_REVENUE: Document = {"$ifNull": ["$properties.revenue", {"$ifNull": ["$properties.value", 0]}]}
+
+
+@dataclass(frozen=True)
+class EarlyActivity:
+    """One profile's start: its first event, the first time each event name was seen (with its phase)
+    within `window` of it, and the net revenue of its purchases after that window."""
+
+    profile_id: str
+    first_seen: datetime
+    firsts: dict[str, tuple[str | None, datetime]]  # name → (phase, first time within the window)
+    first_purchase: datetime | None  # the first ACTION-phase event within the window
+    value_after: float  # orders minus refunds from the end of the window on
+
+
+class EarlyActivities:
+    def __init__(self, db: Database) -> None:
+        self._collection = db["events"]
+
+    async def starts(
+        self, workspace_id: str, *, window: timedelta, since: datetime | None, until: datetime | None
+    ) -> AsyncIterator[EarlyActivity]:
+        """Profiles first seen in [since, until], counting only events collected under analytics
+        consent (a profile without it appears in no analytics output)."""
+        first_seen: Document = {}
+        if since is not None:
+            first_seen["$gte"] = since
+        if until is not None:
+            first_seen["$lte"] = until
+        inside = {"$lt": ["$timestamp", {"$add": ["$first", int(window / timedelta(milliseconds=1))]}]}
+        purchase = {"$or": [{"$eq": ["$phase", "ACTION"]}, {"$eq": ["$event", "order_refunded"]}]}
+        signed = {
+            "$cond": [
+                {"$eq": ["$event", "order_refunded"]},
+                {"$multiply": [-1, {"$abs": _REVENUE}]},
+                _REVENUE,
+            ]
+        }
+        pipeline: list[Document] = [
+            {"$match": {"workspace_id": workspace_id, "consent.analytics": True}},
+            {
+                "$setWindowFields": {
+                    "partitionBy": "$profile_id",
+                    "sortBy": {"timestamp": 1},
+                    "output": {
+                        "first": {"$min": "$timestamp", "window": {"documents": ["unbounded", "unbounded"]}}
+                    },
+                }
+            },
+            *([{"$match": {"first": first_seen}}] if first_seen else []),
+            {"$addFields": {"inside": inside}},
+            {
+                "$group": {
+                    "_id": {"p": "$profile_id", "e": "$event"},
+                    "first": {"$first": "$first"},
+                    "phase": {"$first": "$phase"},
+                    "at": {"$min": {"$cond": ["$inside", "$timestamp", None]}},
+                    "after": {"$sum": {"$cond": [{"$and": [{"$not": ["$inside"]}, purchase]}, signed, 0]}},
+                }
+            },
+            {
+                "$group": {
+                    "_id": "$_id.p",
+                    "first": {"$first": "$first"},
+                    "e": {"$push": ["$_id.e", "$phase", "$at"]},
+                    "after": {"$sum": "$after"},
+                }
+            },
+        ]
+        cursor = await self._collection.aggregate(pipeline, allowDiskUse=True, batchSize=500)
+        async for doc in cursor:
+            firsts = {name: (phase, at) for name, phase, at in doc["e"] if at is not None}
+            purchases = [at for phase, at in firsts.values() if phase == "ACTION"]
+            yield EarlyActivity(doc["_id"], doc["first"], firsts, min(purchases, default=None), doc["after"])
