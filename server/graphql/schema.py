@@ -45,6 +45,7 @@ from server.graphql.operation_metrics import OperationMetrics
 from server.graphql.queries.api_keys import ApiKeyQueries
 from server.graphql.queries.attribution import AttributionQueries
 from server.graphql.queries.compliance import ComplianceQueries
+from server.graphql.queries.distributions import DistributionQueries
 from server.graphql.queries.funnel import FunnelQueries
 from server.graphql.queries.ltv import LtvQueries
 from server.graphql.queries.me import MeQueries
@@ -74,6 +75,7 @@ QUERY_AREAS: tuple[type, ...] = (
     TriggerQueries,
     MeQueries,
     RetentionQueries,
+    DistributionQueries,
 )
 MUTATIONS: tuple[type, ...] = (
     TrackEvents,

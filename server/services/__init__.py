@@ -10,6 +10,7 @@ from server.services.audit import AuditService
 from server.services.consent import ConsentService
 from server.services.customer_tokens import CustomerTokenService
 from server.services.customers import CustomerService
+from server.services.distributions import DistributionService
 from server.services.dsr import DsrService, Stores
 from server.services.ingest import IngestService
 from server.services.keys import KeyService
@@ -63,6 +64,7 @@ class Services:
     retention: RetentionService
     customer_tokens: CustomerTokenService
     customers: CustomerService
+    distributions: DistributionService
 
     @classmethod
     def build(cls, db: Database, keyring: Keyring, clock: Callable[[], datetime] = utc_now) -> "Services":
@@ -142,6 +144,7 @@ class Services:
                 workspaces=workspace_service,
                 clock=clock,
             ),
+            distributions=DistributionService(profiles, events, workspaces, clock),
         )
 
     async def ping(self) -> None:
