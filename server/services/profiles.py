@@ -11,7 +11,7 @@ from privacy.consent import PurposeState, is_granted
 from privacy.purposes import Purpose
 from server.domain.access import Principal
 from server.domain.affinity import top_affinities
-from server.domain.errors import Forbidden, InvalidInput
+from server.domain.errors import Forbidden, InvalidInput, NotFound
 from server.domain.profile import Profile
 from server.domain.scoring import (
     ScoredEvent,
@@ -109,7 +109,9 @@ class ProfileService:
         elif anonymous_id is not None:
             profile = await self._profiles.find_one(ws, {"anonymous_ids": anonymous_id, "merged_into": None})
         else:
-            return None
+            raise InvalidInput(
+                "Give one of `id`, `userId` or `anonymousId`.", field="id", code="MISSING_IDENTITY"
+            )
         hops = 0
         while profile is not None and profile.merged_into is not None and hops < _MERGE_HOPS:
             profile = await self._profiles.get(ws, profile.merged_into)
@@ -202,7 +204,7 @@ class ProfileService:
         """The profile's scores now, then each time they change (None: not shown without consent)."""
         profile = await self.find(principal, profile_id=profile_id)
         if profile is None:
-            return
+            raise NotFound("No profile has this `profileId` in the key's workspace.", field="profileId")
         last = (await self.view(principal, profile)).scores
         yield last
         async for changed in self._profiles.changes(principal.workspace_id, profile.id):

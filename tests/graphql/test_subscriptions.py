@@ -72,3 +72,18 @@ async def test_a_websocket_without_a_valid_key_is_refused(live: str) -> None:
         await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": "Bearer gr_nope"}}))
         with pytest.raises(Exception, match="4403"):
             await _next(ws)
+
+
+async def test_a_subscription_to_an_unknown_profile_ends_with_an_error(live: str) -> None:
+    async with connect(f"ws://{live}/graphql", subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(
+            json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {ADMIN_KEY}"}})
+        )
+        assert (await _next(ws))["type"] == "connection_ack"
+        subscribe = {"query": SUBSCRIBE, "variables": {"id": "prf_nobody"}}
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
+        answer = await _next(ws)
+        assert answer["type"] == "next"
+        assert answer["payload"]["data"] is None
+        assert [e["extensions"]["code"] for e in answer["payload"]["errors"]] == ["NOT_FOUND"]
+        assert (await _next(ws)) == {"id": "1", "type": "complete"}
