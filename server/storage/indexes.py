@@ -76,6 +76,7 @@ INDEXES: dict[str, list[IndexModel]] = {
             [("workspace_id", ASCENDING), ("status", ASCENDING), ("deadline", ASCENDING)],
             name="queue",
         ),
+        IndexModel([("workspace_id", ASCENDING), ("received_at", DESCENDING)], name="newest_first"),
         TTL_INDEX,
     ],
     "suppressions": [
