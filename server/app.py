@@ -19,7 +19,7 @@ from server.graphql.schema import build_schema
 from server.graphql.view import GranularGraphQL
 from server.http import exports, segment
 from server.http.cors import WorkspaceCors
-from server.http.dashboard import Dashboard
+from server.http.dashboard import Dashboard, home
 from server.http.health import healthz, metrics, readyz
 from server.http.limits import BodyLimit
 from server.http.observability import RequestMetrics
@@ -116,6 +116,7 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -
         Route("/metrics", metrics, methods=["GET"]),
         Route("/v1/batch", segment.batch, methods=["POST"]),
         Route("/v1/exports/{token:str}", exports.download, methods=["GET"]),
+        Route("/", home, methods=["GET"]),
         Mount("/dashboard", app=Dashboard(), name="dashboard"),
         Mount("/preferences", app=Preferences(settings.cors_origins), name="preferences"),
         Route("/v1/{kind:str}", segment.single, methods=["POST"]),
