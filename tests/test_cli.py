@@ -1,5 +1,6 @@
 """`granular serve` as an operator runs it: a real process, a real embedded database."""
 
+import argparse
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from server import cli
 from server.storage.embedded import free_port
 
 KEY = "gr_cli_test_admin_key"
@@ -220,3 +222,25 @@ def test_demo_fills_a_workspace_through_ingest_and_prints_a_key(tmp_path: Path) 
     assert "Demo shop: 30 customers over 90 days (seed 7)." in result.stdout
     assert "rejected 0" in result.stdout
     assert "ADMIN key to look at it with (shown once): gr_" in result.stdout
+
+
+def _commands(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                yield from _commands(command)
+
+
+def test_every_command_and_option_explains_itself() -> None:
+    for command in _commands(cli.parser()):
+        groups = [a for a in command._actions if isinstance(a, argparse._SubParsersAction)]
+        listed = [choice for group in groups for choice in group._choices_actions]
+        options = [a for a in command._actions if a not in groups]
+        unexplained = [a.dest for a in (*listed, *options) if not a.help]
+        assert unexplained == [], command.prog
+
+
+def test_the_help_speaks_to_users_not_to_the_project() -> None:
+    texts = " ".join(command.format_help() for command in _commands(cli.parser())).lower()
+    assert not any(word in texts for word in ("issue", "later", "todo"))
