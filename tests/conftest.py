@@ -176,6 +176,20 @@ def served(settings: Settings) -> Iterator[str]:
         thread.join(20)
 
 
+def live_gql(url: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A GraphQL request to a served app with the ADMIN key, which must succeed: its `data`."""
+    response = httpx.post(
+        url + "/graphql",
+        json={"query": query, "variables": variables or {}},
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        timeout=120,
+    )
+    body: dict[str, Any] = response.json()
+    assert not body.get("errors"), body
+    data: dict[str, Any] = body["data"]
+    return data
+
+
 @pytest.fixture(scope="session")
 def demo_shop(mongodb_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The default demo shop (1,000 customers, 90 days) built once per session by the real

@@ -4,12 +4,11 @@ request or HTTP error status fails the test. Screenshots go to tests/screenshots
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 
-from tests.conftest import ADMIN_KEY, Api
+from tests.conftest import ADMIN_KEY, Api, live_gql
 from tests.http.browser import SCREENSHOTS, browser_page, needs_chromium
 
 if TYPE_CHECKING:
@@ -24,18 +23,6 @@ LOADED = {
     "scores": "Counted over every profile",
     "ltv": "Counted over every customer",
 }
-
-
-def _gql(url: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-    response = httpx.post(
-        url + "/graphql",
-        json={"query": query, "variables": variables or {}},
-        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        timeout=120,
-    )
-    body: dict[str, Any] = response.json()
-    assert "errors" not in body, body
-    return body["data"]
 
 
 @contextmanager
@@ -80,7 +67,7 @@ def _fits_the_width(page: "Page") -> bool:
 
 
 def _a_visitor_with_events(url: str) -> str:
-    nodes = _gql(url, "{ profiles(first: 50) { edges { node { anonymousIds userId } } } }")["profiles"][
+    nodes = live_gql(url, "{ profiles(first: 50) { edges { node { anonymousIds userId } } } }")["profiles"][
         "edges"
     ]
     return next(n["node"]["userId"] for n in nodes if n["node"]["userId"])
@@ -151,7 +138,7 @@ def test_attribution_credits_channels_campaigns_and_micro_conversions_under_ever
 def test_phases_count_every_profile_not_a_first_page(demo_shop: str) -> None:
     from playwright.sync_api import expect
 
-    counted = _gql(demo_shop, "{ phaseDistribution { profiles } }")["phaseDistribution"]["profiles"]
+    counted = live_gql(demo_shop, "{ phaseDistribution { profiles } }")["phaseDistribution"]["profiles"]
     assert counted > 1000
     problems: list[str] = []
     with _dashboard(demo_shop, "wide", problems, view="scores") as page:
