@@ -168,7 +168,7 @@ async function attribution() {
         model totalConversions totalValue rows { key conversions value share } } }`, { from, to, groupBy }),
     groupBy === "EVENT" ? taxonomy() : Promise.resolve(new Map()),
   ]);
-  showAttribution(data.attributionComparison, groupBy, events);
+  return showAttribution(data.attributionComparison, groupBy, events);
 }
 
 function showAttribution(reports, groupBy, events) {
@@ -183,8 +183,7 @@ function showAttribution(reports, groupBy, events) {
   ])), "No conversions in this date range.", 4);
   if (!rows.length) {
     clear("attribution-chart"); clear("comparison-chart");
-    status(`No conversions in ${rangeText()}.`);
-    return;
+    return `No conversions in ${rangeText()}.`;
   }
   const top = [...rows].sort((a, b) => b[measure] - a[measure]).slice(0, 12).map((r) => r.key);
   const unit = measure === "value" ? "value" : "conversions";
@@ -204,7 +203,7 @@ function showAttribution(reports, groupBy, events) {
     },
     options: { indexAxis: "y" },
   });
-  status(`${number.format(report.totalConversions)} conversions worth ${number.format(report.totalValue)} in ${rangeText()}.`);
+  return `${number.format(report.totalConversions)} conversions worth ${number.format(report.totalValue)} in ${rangeText()}.`;
 }
 
 // --- funnel, phases, LTV -----------------------------------------------------------------------------
@@ -216,13 +215,12 @@ async function funnel() {
   const rows = data.funnel.steps;
   if (!rows.length || rows[0].profiles === 0) {
     clear("funnel-chart"); $("funnel-dropoff").replaceChildren();
-    status(`No profile reached the first step in ${rangeText()}.`);
-    return;
+    return `No profile reached the first step in ${rangeText()}.`;
   }
   draw("funnel-chart", { type: "bar", data: { labels: rows.map((r) => humanize(r.name)), datasets: [{ label: "profiles", data: rows.map((r) => r.profiles), backgroundColor: PALETTE[2] }] } });
   $("funnel-dropoff").replaceChildren(...rows.slice(1).map((r) =>
     element("li", `${humanize(r.name)}: ${(100 * (r.conversionFromPrevious || 0)).toFixed(1)} % continue, ${whole.format(r.dropOff)} drop off`)));
-  status(`${whole.format(rows[0].profiles)} profiles reached the first step in ${rangeText()}.`);
+  return `${whole.format(rows[0].profiles)} profiles reached the first step in ${rangeText()}.`;
 }
 
 async function scores() {
@@ -236,7 +234,7 @@ async function scores() {
   const inJourney = open.reduce((a, b) => a + b, 0);
   $("phase-summary").textContent = `${whole.format(figures.profiles)} profiles active in ${rangeText()}: ${whole.format(inJourney)} in an open journey, `
     + `${whole.format(figures.withoutConsent)} without personalization consent (no phase shown).`;
-  if (!figures.profiles) { clear("phase-chart"); status(`No profiles in ${rangeText()}.`); return; }
+  if (!figures.profiles) { clear("phase-chart"); return `No profiles in ${rangeText()}.`; }
   draw("phase-chart", {
     type: "bar",
     data: { labels, datasets: [
@@ -245,7 +243,7 @@ async function scores() {
     ] },
     options: { scales: { x: { stacked: true }, y: { stacked: true } } },
   });
-  status(`Counted over every profile as of ${new Date(figures.asOf).toLocaleString()}.`);
+  return `Counted over every profile as of ${new Date(figures.asOf).toLocaleString()}.`;
 }
 
 function band(bucket) {
@@ -280,7 +278,7 @@ async function ltv() {
     num(number.format(d.meanWithout)), num(d.lift === null ? "—" : `${(100 * d.lift).toFixed(0)} %`),
     d.significant ? "yes" : "no",
   ])), "No first sessions to compare in this date range.", 7);
-  status(figures.customers ? `Counted over every customer in ${rangeText()}.` : `No orders in ${rangeText()}.`);
+  return figures.customers ? `Counted over every customer in ${rangeText()}.` : `No orders in ${rangeText()}.`;
 }
 
 // --- one profile ------------------------------------------------------------------------------------
@@ -334,7 +332,7 @@ async function requests() {
 
 async function compliance() {
   await requests();
-  status("");
+  return "";
 }
 
 async function findSubject(event) {
@@ -377,7 +375,9 @@ async function act(event) {
 
 // --- navigation ---------------------------------------------------------------------------------------
 
-const VIEWS = { attribution, funnel, scores, ltv, compliance, profile: async () => status("") };
+// Each view loads and draws its data and returns its status line; a view left before it finished
+// does not overwrite the status of the one shown now.
+const VIEWS = { attribution, funnel, scores, ltv, compliance, profile: async () => "" };
 const WITHOUT_DATES = new Set(["profile", "compliance"]);
 let current = "attribution";
 
@@ -390,8 +390,8 @@ async function show(view) {
   $("range").hidden = WITHOUT_DATES.has(view);
   status("Loading…");
   try {
-    await VIEWS[view]();
-    if ($("status").textContent === "Loading…") status("");
+    const text = await VIEWS[view]();
+    if (current === view) status(text);
   } catch (error) {
     if (current === view) status(error.message, true);
   }
