@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pymongo
 import pytest
 import uvicorn
 from pymongo import AsyncMongoClient, MongoClient
@@ -141,7 +142,10 @@ async def running(settings: Settings) -> AsyncIterator[Api]:
         for name in await db.list_collection_names():
             assert_no_pii(str([doc async for doc in db[name].find({})]), f"the {name} collection")
         client: AsyncMongoClient[Any] = db.client
-        await client.drop_database(settings.database)
+        # SecantusDB drops a database document by document: on a busy machine that outlasts the
+        # app's 10 s operation budget (and failed teardowns), so the clean-up gets its own.
+        with pymongo.timeout(300):
+            await client.drop_database(settings.database)
 
 
 @pytest.fixture
