@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from types import MappingProxyType
 
+from privacy.classification import is_region
 from privacy.purposes import ConsentMode
 from server.domain.retention import Retention
 
@@ -29,6 +30,11 @@ class WorkspaceSettings:
     allowed_origins: frozenset[str] = field(default_factory=frozenset)
     # Days kept per data kind, only the kinds the workspace chose (the rest keep DEFAULT_DAYS).
     retention: Retention = field(default_factory=lambda: MappingProxyType({}))
+    # Anonymous ids (devices, cookies) plus merged user ids one profile may hold; a message that would
+    # add more is refused (TOO_MANY_IDENTIFIERS), so no profile can grow without bound.
+    max_identifiers: int = 100
+    # ISO 3166 region of phone numbers written without a country code ("020 7946 0958" in "GB").
+    phone_region: str | None = None
 
 
 # An exact browser origin: no wildcard, path or credentials, so "*" can never be configured.
@@ -40,6 +46,9 @@ def is_origin(value: str) -> bool:
     could add a directive where origins are written into a header."""
     return _ORIGIN.fullmatch(value) is not None
 
+
+# The largest identifier cap a workspace may choose: a profile at the cap stays far below 16 MB.
+MAX_IDENTIFIERS = 1000
 
 PAID_CHANNELS = ("paid_search", "paid_social", "affiliate")
 
@@ -54,6 +63,10 @@ def validate(settings: WorkspaceSettings) -> list[tuple[str, str, str]]:
     for name, values in (("piiTraits", settings.pii_traits), ("ownHosts", settings.own_hosts)):
         if len(values) > 100:
             problems.append((name, "TOO_MANY_ITEMS", "at most 100 entries"))
+    if not 1 <= settings.max_identifiers <= MAX_IDENTIFIERS:
+        problems.append(("maxIdentifiers", "OUT_OF_RANGE", f"from 1 to {MAX_IDENTIFIERS}"))
+    if settings.phone_region is not None and not is_region(settings.phone_region):
+        problems.append(("phoneRegion", "INVALID_REGION", "an ISO 3166 region code such as GB or US"))
     if len(settings.allowed_origins) > 100:
         problems.append(("allowedOrigins", "TOO_MANY_ITEMS", "at most 100 entries"))
     elif not all(is_origin(origin) for origin in settings.allowed_origins):

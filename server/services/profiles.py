@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from privacy.classification import IdentifierKind
 from privacy.consent import PurposeState, is_granted
 from privacy.purposes import Purpose
 from server.domain.access import Principal
@@ -24,9 +25,11 @@ from server.domain.scoring import (
 from server.domain.taxonomy import Phase
 from server.domain.workspace import WorkspaceSettings
 from server.services.audit import AuditService
+from server.services.profile_feed import ProfileFeed
 from server.services.vault import Vault
 from server.storage.client import Document
 from server.storage.events import Events, StoredEvent
+from server.storage.identities import Identities
 from server.storage.merges import Merges
 from server.storage.profiles import ProfileQuery, Profiles
 from server.storage.workspaces import Workspaces
@@ -83,7 +86,11 @@ class ProfileService:
         vault: Vault,
         audit: AuditService,
         clock: Callable[[], datetime],
+        identities: Identities,
+        feed: ProfileFeed,
     ) -> None:
+        self._identities = identities
+        self._feed = feed
         self._profiles = profiles
         self._events = events
         self._merges = merges
@@ -104,10 +111,13 @@ class ProfileService:
         ws = principal.workspace_id
         if profile_id is not None:
             profile = await self._profiles.get(ws, profile_id)
-        elif user_id is not None:
-            profile = await self._profiles.find_one(ws, {"user_id": user_id})
-        elif anonymous_id is not None:
-            profile = await self._profiles.find_one(ws, {"anonymous_ids": anonymous_id, "merged_into": None})
+        elif user_id is not None or anonymous_id is not None:
+            kind = IdentifierKind.USER_ID if user_id is not None else IdentifierKind.ANONYMOUS_ID
+            hash_ = self._vault.hash_of(ws, kind, user_id if user_id is not None else anonymous_id)
+            owner = await self._identities.owner(ws, hash_) if hash_ else None
+            if owner is None:
+                return None
+            profile = await self._profiles.get(ws, owner)
         else:
             raise InvalidInput(
                 "Give one of `id`, `userId` or `anonymousId`.", field="id", code="MISSING_IDENTITY"
@@ -201,17 +211,19 @@ class ProfileService:
         return explain(events, now, workspace.half_life)
 
     async def watch(self, principal: Principal, profile_id: str) -> AsyncIterator[Scores | None]:
-        """The profile's scores now, then each time they change (None: not shown without consent)."""
+        """The profile's scores now, then each time they change (None: not shown without consent).
+        NOT_FOUND for a profile the workspace does not have; TOO_MANY_SUBSCRIPTIONS past the key's cap."""
         profile = await self.find(principal, profile_id=profile_id)
         if profile is None:
             raise NotFound("No profile has this `profileId` in the key's workspace.", field="profileId")
-        last = (await self.view(principal, profile)).scores
-        yield last
-        async for changed in self._profiles.changes(principal.workspace_id, profile.id):
-            scores = (await self.view(principal, changed)).scores
-            if scores != last:
-                last = scores
-                yield scores
+        async with self._feed.subscribe(principal, profile.id) as changes:
+            last = (await self.view(principal, profile)).scores
+            yield last
+            async for changed in changes:
+                scores = (await self.view(principal, changed)).scores
+                if scores != last:
+                    last = scores
+                    yield scores
 
     async def merges(self, principal: Principal, profile_id: str) -> list[Document]:
         return await self._merges.of_profiles(principal.workspace_id, [profile_id])

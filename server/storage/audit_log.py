@@ -34,8 +34,9 @@ class AuditLog:
         expire_at: datetime,
         profile_id: str | None = None,
         details: dict[str, Any] | None = None,
-    ) -> None:
-        await self._collection.insert_one(
+    ) -> str:
+        """The new entry's id."""
+        result = await self._collection.insert_one(
             {
                 "workspace_id": workspace_id,
                 "at": at,
@@ -46,6 +47,14 @@ class AuditLog:
                 EXPIRE_AT: expire_at,
             }
         )
+        return str(result.inserted_id)
+
+    async def count_again(self, workspace_id: str, entry_id: str) -> bool:
+        """One more occurrence of what the entry records (`details.count`); False if it is gone."""
+        result = await self._collection.update_one(
+            {"_id": ObjectId(entry_id), "workspace_id": workspace_id}, {"$inc": {"details.count": 1}}
+        )
+        return result.matched_count == 1
 
     async def page(
         self,

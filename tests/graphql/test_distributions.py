@@ -1,6 +1,7 @@
 """phaseDistribution and ltvDistribution: counted by the database over every profile, and equal to
 what the per-profile fields say about the same profiles."""
 
+import math
 from collections import Counter
 from itertools import pairwise
 from typing import Any
@@ -143,6 +144,18 @@ async def test_the_ltv_distribution_holds_each_customer_where_their_ltv_revenue_
         ]
         assert bucket["customers"] == len(inside), bucket
         assert abs(bucket["revenue"] - sum(inside)) < 1e-9
+
+
+async def test_revenue_that_is_not_a_finite_number_counts_nowhere_as_in_each_customers_ltv(api: Api) -> None:
+    await _buyers(api)
+    order = await api.db["events"].find_one({"event": "order_completed"})
+    # Stored before ingest refused non-finite numbers: a customer whose only order says NaN.
+    order.update({"_id": "legacy-order", "message_id": "legacy-order", "profile_id": "prf_legacy"})
+    order["properties"] = {"revenue": math.nan}
+    await api.db["events"].insert_one(order)
+    figures = (await api.gql(LTV))["data"]["ltvDistribution"]
+    assert figures["customers"] == 5
+    assert math.isfinite(figures["revenue"])
 
 
 async def test_ltv_buckets_follow_the_boundaries_asked_for(api: Api) -> None:
