@@ -21,7 +21,7 @@ from server.graphql.view import GranularGraphQL
 from server.http import exports, segment
 from server.http.admission import Admission
 from server.http.cors import WorkspaceCors
-from server.http.dashboard import Dashboard
+from server.http.dashboard import Dashboard, home
 from server.http.health import healthz, metrics, readyz
 from server.http.limits import BodyLimit
 from server.http.observability import RequestMetrics
@@ -139,6 +139,7 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -
         Route("/v1/b", segment.batch, methods=["POST"]),
         Route("/v1/m", segment.telemetry, methods=["POST"]),
         Route("/v1/exports/{token:str}", exports.download, methods=["GET", "HEAD"]),
+        Route("/", home, methods=["GET"]),
         Mount("/dashboard", app=Dashboard(), name="dashboard"),
         Mount("/preferences", app=Preferences(settings.cors_origins), name="preferences"),
         Route("/v1/{kind:str}", segment.single, methods=["POST"]),

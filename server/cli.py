@@ -1,4 +1,4 @@
-"""The `granular` command: serve, keys, export-schema (and the commands later issues add)."""
+"""The `granular` command: what an operator runs (serve, keys, demo, fit, export-schema)."""
 
 import argparse
 import asyncio
@@ -426,49 +426,105 @@ def export_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+_DESCRIPTION = """Granular turns every small thing a shopper does into a fractional conversion value,
+keeps a consent-governed profile per customer, and answers attribution, funnel, LTV and GDPR/CCPA
+requests over GraphQL.
+
+Without GRANULAR_MONGODB_URI, every command uses the embedded database in --data-dir (default
+./.granular); then `keys`, `demo` and `fit` need the server stopped, as only one process may open it."""
+
+_EPILOG = """First steps: `granular demo`, then `granular serve` and open http://127.0.0.1:8000/ with the
+key it printed. Settings are GRANULAR_* environment variables (see the README)."""
+
+_DATA_DIR = "where the embedded database and the key file live (default ./.granular)"
+
+
+def _data_dir(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--data-dir", type=Path, help=_DATA_DIR)
+
+
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="granular", description=__doc__)
-    commands = root.add_subparsers(dest="command", required=True)
+    root = argparse.ArgumentParser(
+        prog="granular",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve_cmd = commands.add_parser(
-        "serve", help="run the API (embedded database unless GRANULAR_MONGODB_URI)"
+        "serve",
+        help="run the API and the dashboard",
+        description="Run the GraphQL API, the Segment-compatible ingest endpoints and the dashboard. "
+        "On the very first start it prints an ADMIN key (shown once).",
     )
-    serve_cmd.add_argument("--host")
-    serve_cmd.add_argument("--port", type=int)
-    serve_cmd.add_argument("--data-dir", type=Path)
+    serve_cmd.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve_cmd.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    _data_dir(serve_cmd)
     serve_cmd.set_defaults(run=serve)
 
-    keys = commands.add_parser("keys", help="manage API keys (server stopped)")
-    key_commands = keys.add_subparsers(dest="keys_command", required=True)
-    create = key_commands.add_parser("create", help="create a key and print its secret once")
-    create.add_argument("--role", required=True, choices=[role.value for role in KEY_ROLES])
-    create.add_argument("--name", required=True)
-    create.add_argument("--workspace", default=DEFAULT_WORKSPACE, help="a new name starts a new workspace")
-    create.add_argument("--data-dir", type=Path)
+    keys = commands.add_parser(
+        "keys", help="create API keys, or rotate the encryption key", description="Manage keys."
+    )
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    create = key_commands.add_parser(
+        "create",
+        help="create an API key and print it (shown once)",
+        description="Create an API key and print it. Only its hash is stored: keep it safe.",
+    )
+    create.add_argument(
+        "--role",
+        required=True,
+        choices=[role.value for role in KEY_ROLES],
+        help="what the key may do: INGEST sends events, PERSONALIZATION reads scores, ANALYST reads "
+        "reports, COMPLIANCE handles data-subject requests, ADMIN does everything",
+    )
+    create.add_argument("--name", required=True, help="a label to recognise the key by, e.g. 'storefront'")
+    create.add_argument(
+        "--workspace", default=DEFAULT_WORKSPACE, help="the workspace (shop); a new name starts a new one"
+    )
+    _data_dir(create)
     create.set_defaults(run=keys_create)
 
-    rotate_cmd = key_commands.add_parser("rotate", help="new key-encryption key; re-wrap every data key")
-    rotate_cmd.add_argument("--data-dir", type=Path)
+    rotate_cmd = key_commands.add_parser(
+        "rotate",
+        help="switch to a new encryption key (personal data stays readable)",
+        description="Write a new key-encryption key to the key file and re-wrap every customer's data "
+        "key under it. Personal data itself is not rewritten. Safe to run again after an interruption.",
+    )
+    _data_dir(rotate_cmd)
     rotate_cmd.set_defaults(run=keys_rotate)
 
-    fit_cmd = commands.add_parser("fit", help="fit the LTV models (server stopped, or GRANULAR_MONGODB_URI)")
-    fit_cmd.add_argument("--workspace", default=DEFAULT_WORKSPACE)
-    fit_cmd.add_argument("--data-dir", type=Path)
+    fit_cmd = commands.add_parser(
+        "fit",
+        help="fit the LTV and conversion models",
+        description="Fit the lifetime-value (BG/NBD, Gamma-Gamma) and conversion-probability models on "
+        "the workspace's data, as the fitModels mutation does.",
+    )
+    fit_cmd.add_argument("--workspace", default=DEFAULT_WORKSPACE, help="the workspace (shop) to fit")
+    _data_dir(fit_cmd)
     fit_cmd.set_defaults(run=fit)
 
     demo_cmd = commands.add_parser(
-        "demo", help="fill the default workspace with a synthetic shop (server stopped)"
+        "demo",
+        help="fill the default workspace with a synthetic shop to explore",
+        description="Send a reproducible synthetic shop (customers, channels, journeys, consent choices, "
+        "orders and refunds) through the real ingest path, fit the models, and print an ADMIN key. "
+        "Running it again adds nothing.",
     )
-    demo_cmd.add_argument("--customers", type=int, default=1000)
-    demo_cmd.add_argument("--days", type=int, default=90)
-    demo_cmd.add_argument("--seed", type=int, default=7)
-    demo_cmd.add_argument("--data-dir", type=Path)
+    demo_cmd.add_argument("--customers", type=int, default=1000, help="how many customers (default 1000)")
+    demo_cmd.add_argument("--days", type=int, default=90, help="how many days of history (default 90)")
+    demo_cmd.add_argument("--seed", type=int, default=7, help="another seed gives another shop (default 7)")
+    _data_dir(demo_cmd)
     demo_cmd.set_defaults(run=demo)
 
     import_cmd = commands.add_parser(
         "import",
-        help="import history from files of Segment messages: NDJSON, or CSV with Segment field names "
-        "(gzip either way); re-running skips what is stored (server stopped, or GRANULAR_MONGODB_URI)",
+        help="import past events from files",
+        description="Import history from files of Segment messages: one JSON message per line, or CSV "
+        "whose header names Segment fields (properties.revenue for nested ones); gzip either way. "
+        "Running it again skips what is already stored. Stop the server first, or set "
+        "GRANULAR_MONGODB_URI. To import events older than 13 months, raise the EVENTS retention first.",
     )
     import_cmd.add_argument("files", nargs="+", type=Path)
     import_cmd.add_argument("--workspace", default=DEFAULT_WORKSPACE)
@@ -477,6 +533,7 @@ def parser() -> argparse.ArgumentParser:
     )
     import_cmd.add_argument("--data-dir", type=Path)
     import_cmd.set_defaults(run=import_history)
+
     backtest_cmd = commands.add_parser(
         "backtest", help="fit the purchase model on a calibration period and compare it with the holdout"
     )
@@ -495,8 +552,12 @@ def parser() -> argparse.ArgumentParser:
     verify_cmd.add_argument("--data-dir", type=Path)
     verify_cmd.set_defaults(run=verify_ledger)
 
-    schema = commands.add_parser("export-schema", help="print the GraphQL SDL")
-    schema.add_argument("--output", help="write the SDL to this file instead")
+    schema = commands.add_parser(
+        "export-schema",
+        help="print the GraphQL schema",
+        description="Print the GraphQL schema (SDL) that clients can generate code from.",
+    )
+    schema.add_argument("--output", help="write it to this file instead of printing it")
     schema.set_defaults(run=export_schema)
     return root
 

@@ -4,6 +4,8 @@ ASGI app reached over HTTP (httpx's ASGI transport) with its lifespan running.""
 import logging
 import os
 import re
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -17,7 +19,7 @@ import httpx
 import pymongo
 import pytest
 import uvicorn
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, MongoClient
 
 from server.app import create_app
 from server.domain.access import Role
@@ -174,3 +176,51 @@ def served(settings: Settings) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(20)
+
+
+def live_gql(url: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A GraphQL request to a served app with the ADMIN key, which must succeed: its `data`."""
+    response = httpx.post(
+        url + "/graphql",
+        json={"query": query, "variables": variables or {}},
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        timeout=120,
+    )
+    body: dict[str, Any] = response.json()
+    assert not body.get("errors"), body
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+@pytest.fixture(scope="session")
+def demo_shop(mongodb_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The default demo shop (1,000 customers, 90 days) built once per session by the real
+    `granular demo` command, served by a real uvicorn: its base URL. Tests that share it only read it,
+    or add what no other test counts on."""
+    data_dir = tmp_path_factory.mktemp("demo")
+    database = "demo_" + uuid.uuid4().hex[:12]
+    environment = {**os.environ, "GRANULAR_MONGODB_URI": mongodb_uri, "GRANULAR_DATABASE": database}
+    subprocess.run(
+        [sys.executable, "-m", "server.cli", "demo", "--data-dir", str(data_dir)],
+        env=environment,
+        check=True,
+        capture_output=True,
+        timeout=1800,
+    )
+    settings = Settings(
+        mongodb_uri=mongodb_uri,
+        database=database,
+        data_dir=data_dir,
+        bootstrap_admin_key=ADMIN_KEY,
+        trigger_interval_seconds=0,
+        retention_sweep_seconds=0,
+    )
+    try:
+        with served(settings) as address:
+            yield f"http://{address}"
+    finally:
+        # The session's embedded database is thrown away with its directory; dropping the demo there
+        # would take minutes (SecantusDB deletes document by document). A real mongod drops it at once.
+        if os.environ.get("GRANULAR_TEST_MONGODB_URI"):
+            with MongoClient(mongodb_uri) as client:
+                client.drop_database(database)

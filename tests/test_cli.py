@@ -1,5 +1,6 @@
 """`granular serve` as an operator runs it: a real process, a real embedded database."""
 
+import argparse
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from server import cli
 from server.storage.embedded import free_port
 
 KEY = "gr_cli_test_admin_key"
@@ -308,3 +310,25 @@ def test_sigterm_ends_the_server_with_requests_in_flight(served: Served) -> None
     print(f"stopped {time.monotonic() - started:.1f} s after SIGTERM")
     assert code == 0
     assert _wait_gone(served.data_dir) == []
+
+
+def _commands(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                yield from _commands(command)
+
+
+def test_every_command_and_option_explains_itself() -> None:
+    for command in _commands(cli.parser()):
+        groups = [a for a in command._actions if isinstance(a, argparse._SubParsersAction)]
+        listed = [choice for group in groups for choice in group._choices_actions]
+        options = [a for a in command._actions if a not in groups]
+        unexplained = [a.dest for a in (*listed, *options) if not a.help]
+        assert unexplained == [], command.prog
+
+
+def test_the_help_speaks_to_users_not_to_the_project() -> None:
+    texts = " ".join(command.format_help() for command in _commands(cli.parser())).lower()
+    assert not any(word in texts for word in ("issue", "later", "todo"))

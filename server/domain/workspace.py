@@ -53,21 +53,28 @@ MAX_IDENTIFIERS = 1000
 PAID_CHANNELS = ("paid_search", "paid_social", "affiliate")
 
 
-def validate(settings: WorkspaceSettings) -> list[tuple[str, str]]:
-    """(field, code) for every setting outside its bounds."""
+def validate(settings: WorkspaceSettings) -> list[tuple[str, str, str]]:
+    """(field, code, what the field allows) for every setting outside its bounds."""
     problems = []
     if not timedelta(hours=1) <= settings.half_life <= timedelta(days=365):
-        problems.append(("halfLifeDays", "OUT_OF_RANGE"))
+        problems.append(("halfLifeDays", "OUT_OF_RANGE", "from 1 hour (1/24) to 365 days"))
     if not 1 <= settings.min_report_profiles <= 1000:
-        problems.append(("minReportProfiles", "OUT_OF_RANGE"))
-    if len(settings.pii_traits) > 100 or len(settings.own_hosts) > 100:
-        problems.append(("piiTraits" if len(settings.pii_traits) > 100 else "ownHosts", "TOO_MANY_ITEMS"))
+        problems.append(("minReportProfiles", "OUT_OF_RANGE", "from 1 to 1000"))
+    for name, values in (("piiTraits", settings.pii_traits), ("ownHosts", settings.own_hosts)):
+        if len(values) > 100:
+            problems.append((name, "TOO_MANY_ITEMS", "at most 100 entries"))
     if not 1 <= settings.max_identifiers <= MAX_IDENTIFIERS:
-        problems.append(("maxIdentifiers", "OUT_OF_RANGE"))
+        problems.append(("maxIdentifiers", "OUT_OF_RANGE", f"from 1 to {MAX_IDENTIFIERS}"))
     if settings.phone_region is not None and not is_region(settings.phone_region):
-        problems.append(("phoneRegion", "INVALID_REGION"))
+        problems.append(("phoneRegion", "INVALID_REGION", "an ISO 3166 region code such as GB or US"))
     if len(settings.allowed_origins) > 100:
-        problems.append(("allowedOrigins", "TOO_MANY_ITEMS"))
+        problems.append(("allowedOrigins", "TOO_MANY_ITEMS", "at most 100 entries"))
     elif not all(is_origin(origin) for origin in settings.allowed_origins):
-        problems.append(("allowedOrigins", "INVALID_ORIGIN"))
+        problems.append(
+            (
+                "allowedOrigins",
+                "INVALID_ORIGIN",
+                "exact lower-case origins only, http(s)://host[:port], without wildcard or path",
+            )
+        )
     return problems

@@ -21,14 +21,24 @@ class Requires:
     roles: list[RoleEnum]  # type: ignore[valid-type]
 
 
+def _who_may(roles: list[Role], scope: CustomerScope | None) -> str:
+    """The refusal's message: who may use the field instead (never who the caller is)."""
+    if scope is not None:
+        return f"Only a customer token with the {scope.name} scope may use this field."
+    names = [role.value for role in roles]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    return f"Only {listed} keys may use this field."
+
+
 class RoleAllowed(BasePermission):
-    message = "This credential may not use this field."
     error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012 - strawberry's own attribute
 
     def __init__(self, roles: frozenset[Role], scope: CustomerScope | None = None) -> None:
         self.roles = roles
         self.scope = scope
-        self._schema_directive = Requires(roles=sorted(roles, key=list(Role).index))
+        ordered = sorted(roles, key=list(Role).index)
+        self.message = _who_may(ordered, scope)
+        self._schema_directive = Requires(roles=ordered)
 
     async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         principal = info.context.principal

@@ -49,6 +49,7 @@ from server.graphql.queries.attribution import AttributionQueries
 from server.graphql.queries.channels import ChannelQueries
 from server.graphql.queries.compliance import ComplianceQueries
 from server.graphql.queries.consent_ledger import ConsentLedgerQueries
+from server.graphql.queries.distributions import DistributionQueries
 from server.graphql.queries.funnel import FunnelQueries
 from server.graphql.queries.ltv import LtvQueries
 from server.graphql.queries.me import MeQueries
@@ -79,6 +80,7 @@ QUERY_AREAS: tuple[type, ...] = (
     MeQueries,
     RetentionQueries,
     ConsentLedgerQueries,
+    DistributionQueries,
     ChannelQueries,
 )
 MUTATIONS: tuple[type, ...] = (

@@ -13,6 +13,7 @@ from server.services.channels import ChannelService
 from server.services.consent import ConsentService
 from server.services.customer_tokens import CustomerTokenService
 from server.services.customers import CustomerService
+from server.services.distributions import DistributionService
 from server.services.drivers import DriverService
 from server.services.dsr import DsrService, Stores
 from server.services.ingest import IngestService
@@ -83,6 +84,7 @@ class Services:
     # The process's admission limit: the HTTP routes hold a place per request (server/http/admission.py);
     # other work that loads the database (e.g. an ingest writer) holds one with `capacity.admit(kind)`.
     capacity: Capacity
+    distributions: DistributionService
 
     @classmethod
     def build(
@@ -197,6 +199,7 @@ class Services:
             migrations=MigrationService(Migrations(db), profiles, identities, workspaces, vault, clock),
             channels=channels,
             capacity=capacity or Capacity(DEFAULT_IN_FLIGHT),
+            distributions=DistributionService(profiles, events, workspaces, clock),
         )
 
     async def ping(self) -> None:

@@ -51,15 +51,22 @@ MAX_STEPS = 10
 ANALYTICS_SECONDS = 300.0
 
 
+def check_range(start: datetime | None, end: datetime | None) -> None:
+    """A date range's `from` may not be after its `to` (INVALID_WINDOW)."""
+    if start and end and start > end:
+        raise InvalidInput("`from` must be at or before `to`.", field="from", code="INVALID_WINDOW")
+
+
 def _check(window: Window) -> None:
     if not 1 <= window.lookback_days <= 365:
         raise InvalidInput(
             "`lookbackDays` must be between 1 and 365.", field="lookbackDays", code="OUT_OF_RANGE"
         )
     if not 0 < window.half_life_days <= 365:
-        raise InvalidInput("`halfLifeDays` must be in (0, 365].", field="halfLifeDays", code="OUT_OF_RANGE")
-    if window.start and window.end and window.start > window.end:
-        raise InvalidInput("`from` is after `to`.", field="from", code="INVALID_WINDOW")
+        raise InvalidInput(
+            "`halfLifeDays` must be above 0 and at most 365.", field="halfLifeDays", code="OUT_OF_RANGE"
+        )
+    check_range(window.start, window.end)
 
 
 class AnalyticsService:
@@ -132,7 +139,10 @@ class AnalyticsService:
     ) -> list[Step]:
         """Profiles reaching each step in order within `window_hours` of their first step."""
         if not 1 <= len(steps) <= MAX_STEPS:
-            raise InvalidInput(f"A funnel has 1 to {MAX_STEPS} steps.", field="steps", code="OUT_OF_RANGE")
+            raise InvalidInput(
+                f"`steps` takes 1 to {MAX_STEPS} event names.", field="steps", code="OUT_OF_RANGE"
+            )
+        check_range(start, end)
         if not 1 <= window_hours <= 24 * 365:
             raise InvalidInput(
                 "`windowHours` must be between 1 and 8760.", field="windowHours", code="OUT_OF_RANGE"

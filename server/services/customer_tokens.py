@@ -71,7 +71,9 @@ class CustomerTokenService:
                 code="OUT_OF_RANGE",
             )
         if not scopes:
-            raise InvalidInput("Give at least one scope.", field="scopes", code="TOO_FEW_ITEMS")
+            raise InvalidInput(
+                "`scopes` takes one or more of READ, CONSENT and DSR.", field="scopes", code="TOO_FEW_ITEMS"
+            )
         ws = principal.workspace_id
         generation, secret = await self._secret(ws)
         now = self._clock()

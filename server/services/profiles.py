@@ -131,7 +131,9 @@ class ProfileService:
                 return None
             profile = await self._profiles.get(ws, owner)
         else:
-            return None
+            raise InvalidInput(
+                "Give one of `id`, `userId` or `anonymousId`.", field="id", code="MISSING_IDENTITY"
+            )
         hops = 0
         while profile is not None and profile.merged_into is not None and hops < _MERGE_HOPS:
             profile = await self._profiles.get(ws, profile.merged_into)
@@ -246,7 +248,7 @@ class ProfileService:
         NOT_FOUND for a profile the workspace does not have; TOO_MANY_SUBSCRIPTIONS past the key's cap."""
         profile = await self.find(principal, profile_id=profile_id)
         if profile is None:
-            raise NotFound("No such profile.", field="profileId")
+            raise NotFound("No profile has this `profileId` in the key's workspace.", field="profileId")
         async with self._feed.subscribe(principal, profile.id) as changes:
             last = (await self.view(principal, profile)).scores
             yield last

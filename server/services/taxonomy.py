@@ -8,6 +8,7 @@ from server.domain.access import Principal
 from server.domain.errors import InvalidInput
 from server.domain.taxonomy import (
     DEFAULT_TAXONOMY,
+    PHASE_RANGES,
     EventDefinition,
     validate_definition,
     with_overrides,
@@ -16,6 +17,21 @@ from server.storage.taxonomy import TaxonomyStore
 
 # Several API processes may serve one workspace: a definition saved elsewhere is seen within this.
 _CACHE_SECONDS = 5.0
+
+_RANGES = ", ".join(
+    f"{phase.name} {low}" + ("" if low == high else f"–{high}") for phase, (low, high) in PHASE_RANGES.items()
+)
+# What each rule of validate_definition allows, said to the caller who broke it.
+_ALLOWED = {
+    "INVALID_EVENT_NAME": "`name` takes 1 to 64 characters: a lower-case letter, then lower-case "
+    "letters, digits or underscores.",
+    "VALUE_OUT_OF_PHASE_RANGE": f"`value` must lie in its phase's range ({_RANGES}).",
+    "VALUE_OUT_OF_RANGE": "`value` must be from 0 to 1 for an event without a phase.",
+    "INVALID_PROPERTY_NAME": "`allowedProperties` takes names of 1 to 64 letters, digits or "
+    "underscores, not starting with a digit.",
+    "PROPERTY_NOT_ALLOWED": "The property a value table reads must be one of `allowedProperties`.",
+    "INVALID_VALUE_TABLE": "A value table needs at least one entry and unique keys.",
+}
 
 
 class TaxonomyService:
@@ -35,7 +51,7 @@ class TaxonomyService:
         problems = validate_definition(definition)
         if problems:
             field, code = problems[0]
-            raise InvalidInput(f"The event definition's `{field}` is invalid.", field=field, code=code)
+            raise InvalidInput(_ALLOWED[code], field=field, code=code)
         await self._store.save(principal.workspace_id, definition)
         self._cache.pop(principal.workspace_id, None)
         return definition

@@ -36,8 +36,8 @@ class WorkspaceService:
         updated = replace(current, **{k: v for k, v in changes.items() if v is not None})
         problems = validate(updated)
         if problems:
-            field, code = problems[0]
-            raise InvalidInput(f"`{field}` is out of bounds.", field=field, code=code)
+            field, code, allowed = problems[0]
+            raise InvalidInput(f"`{field}` takes {allowed}.", field=field, code=code)
         await self._workspaces.save(updated)
         await self._audit.record(
             principal,

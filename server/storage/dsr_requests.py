@@ -8,6 +8,7 @@ from typing import Any
 from pymongo import ReturnDocument
 
 from privacy.erasure import DsrKind, DsrStatus, Regulation
+from server.domain.errors import InvalidInput
 from server.storage.client import Database, Document
 from server.storage.retention import EXPIRE_AT
 
@@ -141,8 +142,17 @@ class DsrRequests:
             query["deadline"] = {"$lt": overdue_at}
             query.setdefault("status", {"$ne": DsrStatus.COMPLETED.value})
         if after is not None:
-            query["_id"] = {"$gt": after}
-        cursor = self._collection.find(query).sort("_id", 1).limit(first)
+            # Newest first: continue below the (received_at, _id) of the request the cursor names.
+            last = await self._collection.find_one({"_id": after, "workspace_id": workspace_id})
+            if last is None:
+                raise InvalidInput(
+                    "`after` takes the `endCursor` of a previous page.", field="after", code="INVALID_CURSOR"
+                )
+            query["$or"] = [
+                {"received_at": {"$lt": last["received_at"]}},
+                {"received_at": last["received_at"], "_id": {"$lt": after}},
+            ]
+        cursor = self._collection.find(query).sort([("received_at", -1), ("_id", -1)]).limit(first)
         return [_record(doc) async for doc in cursor]
 
     async def forget_profiles(self, workspace_id: str, profile_ids: list[str], *, keep: str) -> int:

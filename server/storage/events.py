@@ -311,3 +311,52 @@ class Events:
                 doc["_id"],
                 [(at, name, phase, value, channel) for at, name, phase, value, channel in doc["e"]],
             )
+
+    async def revenue_histogram(
+        self,
+        workspace_id: str,
+        *,
+        boundaries: list[float],
+        since: datetime | None,
+        until: datetime | None,
+    ) -> dict[float | None, tuple[int, float]]:
+        """Customers by net revenue in [since, until] (orders and refunds as `purchases` counts them),
+        binned by aggregation into (−∞, b₁), [b₁, b₂), …, [bₙ, ∞): lower boundary (None for the
+        lowest) → (customers, revenue). Empty bins are absent."""
+        match: Document = {
+            "workspace_id": workspace_id,
+            "$or": [{"phase": "ACTION"}, {"event": "order_refunded"}],
+        }
+        if window := _between(since, until):
+            match["timestamp"] = window
+        revenue = {"$ifNull": ["$properties.revenue", {"$ifNull": ["$properties.value", 0]}]}
+        refund = {"$eq": ["$event", "order_refunded"]}
+        pipeline: list[Document] = [
+            {"$match": match},
+            {"$project": {"profile_id": 1, "event": 1, "revenue": revenue}},
+            # Only finite numbers count, as in `purchases` (older documents may hold others).
+            {"$match": {"revenue": {"$type": "number", "$gt": float("-inf"), "$lt": float("inf")}}},
+            {
+                "$group": {
+                    "_id": "$profile_id",
+                    "revenue": {
+                        "$sum": {"$cond": [refund, {"$multiply": [-1, {"$abs": "$revenue"}]}, "$revenue"]}
+                    },
+                }
+            },
+            {
+                "$bucket": {
+                    "groupBy": "$revenue",
+                    "boundaries": [float("-inf"), *boundaries, float("inf")],
+                    "output": {"customers": {"$sum": 1}, "revenue": {"$sum": "$revenue"}},
+                }
+            },
+        ]
+        cursor = await self._collection.aggregate(pipeline, allowDiskUse=True)
+        return {
+            (None if doc["_id"] == float("-inf") else float(doc["_id"])): (
+                doc["customers"],
+                float(doc["revenue"]),
+            )
+            async for doc in cursor
+        }

@@ -77,6 +77,7 @@ INDEXES: dict[str, list[IndexModel]] = {
             [("workspace_id", ASCENDING), ("status", ASCENDING), ("deadline", ASCENDING)],
             name="queue",
         ),
+        IndexModel([("workspace_id", ASCENDING), ("received_at", DESCENDING)], name="newest_first"),
         TTL_INDEX,
     ],
     # Keyed by the identifier's keyed hash (`_id`); erasure also finds the ones pointing at a profile.

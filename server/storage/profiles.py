@@ -280,3 +280,46 @@ class Profiles:
                     doc = change.get("fullDocument")
                     if doc:
                         yield doc["workspace_id"], of_doc(doc)
+
+    async def phase_groups(
+        self,
+        workspace_id: str,
+        *,
+        recent_since: datetime,
+        active_from: datetime | None,
+        active_to: datetime | None,
+    ) -> list[tuple[Profile, int]]:
+        """Live profiles (scored activity overlapping [active_from, active_to], when given) grouped by
+        aggregation on every stored field their shown phase depends on: the personalization decision,
+        the latest journey's phase and closed flag, and whether its last event is missing, before
+        `recent_since` or at/after it. Per group: one member (id, consent and scores only) and the
+        number of profiles like it; the member stands for them all."""
+        match: Document = {"workspace_id": workspace_id, "merged_into": None}
+        if active_from is not None:
+            match["last_seen"] = {"$gte": active_from}
+        if active_to is not None:
+            match["first_seen"] = {"$lte": active_to}
+        last = "$scores.journey_last_at"
+        pipeline: list[Document] = [
+            {"$match": match},
+            {
+                "$group": {
+                    "_id": {
+                        "personalization": "$consent.personalization.granted",
+                        "phase": "$scores.journey_phase",
+                        "closed": "$scores.journey_closed",
+                        "recent": {
+                            "$cond": [
+                                {"$eq": [{"$ifNull": [last, None]}, None]},
+                                None,
+                                {"$gte": [last, recent_since]},
+                            ]
+                        },
+                    },
+                    "member": {"$first": {"_id": "$_id", "consent": "$consent", "scores": "$scores"}},
+                    "profiles": {"$sum": 1},
+                }
+            },
+        ]
+        cursor = await self._collection.aggregate(pipeline)
+        return [(of_doc(group["member"]), group["profiles"]) async for group in cursor]

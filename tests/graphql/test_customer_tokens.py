@@ -178,3 +178,12 @@ async def test_a_read_only_token_may_not_change_consent(api: Api) -> None:
     )
     assert _code(response) == "FORBIDDEN"
     assert await api.db["consent_ledger"].count_documents({}) == 0
+
+
+async def test_a_token_without_scopes_is_refused_with_the_scopes_there_are(api: Api) -> None:
+    body = await api.gql('mutation { createCustomerToken(userId: "u", scopes: []) { token } }')
+    error = body["errors"][0]
+    assert (error["extensions"]["code"], error["message"]) == (
+        "TOO_FEW_ITEMS",
+        "`scopes` takes one or more of READ, CONSENT and DSR.",
+    )

@@ -211,3 +211,26 @@ async def test_analysts_cannot_run_data_subject_requests(api: Api) -> None:
     body = await api.gql(ERASE, {"subject": {"userId": USER}}, key=analyst)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert await api.db["dsr_requests"].count_documents({}) == 0
+
+
+async def test_erasure_and_export_default_to_gdpr_like_the_customers_own_requests(api: Api) -> None:
+    body = await api.gql(
+        'mutation { e: requestExport(subject: {userId: "nobody"}) { regulation }'
+        ' o: optOut(subject: {userId: "nobody"}) { regulation } }'
+    )
+    assert body["data"] == {"e": {"regulation": "GDPR"}, "o": {"regulation": "CCPA"}}
+
+
+async def test_requests_are_listed_newest_first_across_pages(api: Api) -> None:
+    created = [
+        (await api.gql("mutation($u: String) { optOut(subject: {userId: $u}) { id } }", {"u": f"u{i}"}))[
+            "data"
+        ]["optOut"]["id"]
+        for i in range(3)
+    ]
+    page = "query($after: String) { dsrRequests(first: 2, after: $after) { edges { node { id receivedAt } } pageInfo { hasNextPage endCursor } } }"
+    first = (await api.gql(page))["data"]["dsrRequests"]
+    second = (await api.gql(page, {"after": first["pageInfo"]["endCursor"]}))["data"]["dsrRequests"]
+    listed = [e["node"]["id"] for e in first["edges"] + second["edges"]]
+    assert listed == created[::-1]
+    assert (first["pageInfo"]["hasNextPage"], second["pageInfo"]["hasNextPage"]) == (True, False)

@@ -322,3 +322,10 @@ async def test_withdrawing_personalization_removes_the_scores_at_once(api: Api) 
         None,
         [],
     )
+
+
+async def test_a_profile_look_up_without_any_id_is_refused_with_a_code(api: Api) -> None:
+    body = await api.gql("{ profile { id } }")
+    error = body["errors"][0]
+    assert error["extensions"] == {"code": "MISSING_IDENTITY", "field": "id"}
+    assert error["message"] == "Give one of `id`, `userId` or `anonymousId`."

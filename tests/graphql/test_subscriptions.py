@@ -177,7 +177,7 @@ async def test_an_unknown_profile_gets_an_error_not_a_silent_completion(live: st
         await _subscribe(ws, "1", "prf_does_not_exist")
         answer = await _next(ws)
         assert _error_code(answer) == "NOT_FOUND"
-        assert "No such profile" in json.dumps(answer)
+        assert "No profile has this `profileId` in the key's workspace." in json.dumps(answer)
     finally:
         await ws.close()
 

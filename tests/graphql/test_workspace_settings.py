@@ -77,3 +77,10 @@ async def test_batched_json_array_requests_are_refused(api: Api) -> None:
         headers={"Authorization": f"Bearer {ADMIN_KEY}"},
     )
     assert response.status_code == 400
+
+
+async def test_a_refused_origin_is_told_what_an_origin_may_look_like(api: Api) -> None:
+    body = await api.gql(UPDATE, {"input": {"allowedOrigins": ["*"]}})
+    assert body["errors"][0]["message"] == (
+        "`allowedOrigins` takes exact lower-case origins only, http(s)://host[:port], without wildcard or path."
+    )

@@ -12,7 +12,7 @@ import pytest
 
 from server.http.preferences import frame_ancestors
 from server.settings import Settings
-from tests.conftest import ADMIN_KEY, served
+from tests.conftest import live_gql, served
 from tests.http.browser import SCREENSHOTS, another_origin, browser_page, needs_chromium
 
 STATIC = Path(__file__).resolve().parents[2] / "server" / "http" / "static" / "preferences"
@@ -56,36 +56,25 @@ def server(settings: Settings, shop: str) -> Iterator[str]:
         yield f"http://{address}"
 
 
-def _gql(url: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-    response = httpx.post(
-        url + "/graphql",
-        json={"query": query, "variables": variables or {}},
-        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        timeout=30,
-    )
-    body: dict[str, Any] = response.json()
-    assert not body.get("errors"), body
-    data: dict[str, Any] = body["data"]
-    return data
-
-
 def _customer(url: str, user_id: str) -> str:
     """A customer who granted analytics and personalization, and a token the shop minted for them."""
     for purpose in ("ANALYTICS", "PERSONALIZATION"):
-        _gql(
+        live_gql(
             url,
             "mutation($u: String!, $p: Purpose!) { setConsent(input: {userId: $u, purpose: $p, granted: true})"
             " { profileId } }",
             {"u": user_id, "p": purpose},
         )
-    data = _gql(url, "mutation($u: String!) { createCustomerToken(userId: $u) { token } }", {"u": user_id})
+    data = live_gql(
+        url, "mutation($u: String!) { createCustomerToken(userId: $u) { token } }", {"u": user_id}
+    )
     token: str = data["createCustomerToken"]["token"]
     return token
 
 
 def _consent(url: str, user_id: str) -> dict[str, tuple[bool, str]] | None:
     query = "query($u: String!) { profile(userId: $u) { consent { purpose granted source } } }"
-    profile = _gql(url, query, {"u": user_id})["profile"]
+    profile = live_gql(url, query, {"u": user_id})["profile"]
     if profile is None:
         return None
     return {row["purpose"]: (row["granted"], row["source"]) for row in profile["consent"]}
@@ -131,7 +120,7 @@ def test_a_customer_switches_personalization_off_with_the_keyboard(server: str) 
 def test_a_customer_granular_has_never_seen_finds_every_choice_off(server: str) -> None:
     from playwright.sync_api import expect
 
-    data = _gql(server, 'mutation { createCustomerToken(userId: "stranger") { token } }')
+    data = live_gql(server, 'mutation { createCustomerToken(userId: "stranger") { token } }')
     errors: list[str] = []
     with browser_page(errors) as page:
         page.goto(f"{server}/preferences#token={data['createCustomerToken']['token']}")
@@ -146,8 +135,8 @@ def test_a_customer_granular_has_never_seen_finds_every_choice_off(server: str) 
 def test_in_an_opt_out_shop_an_undecided_choice_shows_on(server: str) -> None:
     from playwright.sync_api import expect
 
-    _gql(server, "mutation { updateWorkspaceSettings(input: {consentMode: OPT_OUT}) { consentMode } }")
-    data = _gql(server, 'mutation { createCustomerToken(userId: "stranger") { token } }')
+    live_gql(server, "mutation { updateWorkspaceSettings(input: {consentMode: OPT_OUT}) { consentMode } }")
+    data = live_gql(server, 'mutation { createCustomerToken(userId: "stranger") { token } }')
     errors: list[str] = []
     with browser_page(errors) as page:
         page.goto(f"{server}/preferences#token={data['createCustomerToken']['token']}")
@@ -285,7 +274,7 @@ def test_only_plain_origins_may_embed_the_page() -> None:
 
 
 def test_a_workspaces_allowed_origin_may_embed_the_page(server: str, shop: str) -> None:
-    _gql(
+    live_gql(
         server,
         "mutation($o: [String!]) { updateWorkspaceSettings(input: {allowedOrigins: $o}) { allowedOrigins } }",
         {"o": ["https://brand.example"]},

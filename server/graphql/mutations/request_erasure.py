@@ -11,10 +11,16 @@ from server.graphql.types.dsr import DsrRequest, Regulation, SubjectInput
 class RequestErasure:
     @strawberry.mutation(
         description="Erase a subject from every collection (crypto-shredding their keys) and suppress their "
-        "identifiers. Asking again for the same subject resumes an unfinished erasure.",
+        "identifiers. Asking again for the same subject resumes an unfinished erasure. `regulation` "
+        "defaults to GDPR, whose 30-day deadline is the shorter.",
         extensions=allow(Role.COMPLIANCE),
     )
-    async def request_erasure(self, info: Info, subject: SubjectInput, regulation: Regulation) -> DsrRequest:  # type: ignore[valid-type]
+    async def request_erasure(
+        self,
+        info: Info,
+        subject: SubjectInput,
+        regulation: Regulation = DomainRegulation.GDPR,  # type: ignore[valid-type]
+    ) -> DsrRequest:
         dsr = info.context.services.dsr
         record = await dsr.request_erasure(
             info.context.principal, subject.to_domain(), DomainRegulation(regulation)

@@ -10,10 +10,16 @@ from server.graphql.types.dsr import DsrRequest, Regulation, SubjectInput
 @strawberry.type
 class RequestExport:
     @strawberry.mutation(
-        description="Export everything held about a subject as one JSON document, through a one-time link.",
+        description="Export everything held about a subject as one JSON document, through a one-time link. "
+        "`regulation` defaults to GDPR, whose 30-day deadline is the shorter.",
         extensions=allow(Role.COMPLIANCE),
     )
-    async def request_export(self, info: Info, subject: SubjectInput, regulation: Regulation) -> DsrRequest:  # type: ignore[valid-type]
+    async def request_export(
+        self,
+        info: Info,
+        subject: SubjectInput,
+        regulation: Regulation = DomainRegulation.GDPR,  # type: ignore[valid-type]
+    ) -> DsrRequest:
         dsr = info.context.services.dsr
         record, url = await dsr.request_export(
             info.context.principal,

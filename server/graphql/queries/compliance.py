@@ -25,7 +25,8 @@ class ComplianceQueries:
         return DsrRequest.of(record, overdue=dsr.is_overdue(record)) if record else None
 
     @strawberry.field(
-        description="Data-subject requests in id order; `overdue: true` lists unfinished ones past deadline.",
+        description="Data-subject requests, newest first; `overdue: true` lists unfinished ones past their "
+        "deadline.",
         extensions=allow(Role.COMPLIANCE),
     )
     async def dsr_requests(
