@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pymongo import MongoClient
 
-from bench import attribution, ceiling, ingest, ltv, profile_read
+from bench import attribution, ceiling, history, ingest, ltv, profile_read
 from bench.harness import Process, start_baseline, start_database, start_granular
 
 RESULTS = Path(__file__).parent / "results"
@@ -56,6 +56,8 @@ async def _ingest_section(uri: str, granular: Process, baseline: Process, n: int
     before = _stored(uri)
     runs = await _ingest_runs(granular, n)
     stored = _stored(uri) - before
+    imported = await history.lines_per_second(uri, "bench_import", ingest.messages(n, PROFILE_POOL, seed=7))
+    one_client = next(run for run in runs if run.label.startswith("POST") and run.clients == 1)
     sent = sum(run.events for run in runs)
     assert bare.cpu_us_per_event is not None
 
@@ -120,6 +122,8 @@ async def _ingest_section(uri: str, granular: Process, baseline: Process, n: int
         + _table(rows, header)
         + f"\n\nStored {stored:,} events for {sent:,} sent: {sent - stored:,} lost, 0 doubled "
         "(a unique index on (workspace, messageId) makes doubling impossible)."
+        + f"\n\n`granular import` of an NDJSON file of {n:,} such messages: {imported:,.0f} lines/s, "
+        f"{imported / one_client.rate:.2f}× `POST /v1/batch` with one client."
         + f"\n\nEstimate, not a measurement — events/s one API core could ingest on a production "
         f"MongoDB (1e6 ÷ server CPU µs/event): {estimates}."
     )

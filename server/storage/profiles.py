@@ -22,6 +22,10 @@ from server.storage.client import Database, Document
 from server.storage.retention import EXPIRE_AT
 
 _SCORE_TYPES = typing.get_type_hints(ScoreState)
+# Read once (enum lookups and type introspection cost more than the rest of a profile's conversion).
+_PURPOSES = {purpose.value: purpose for purpose in Purpose}
+_SOURCES = {source.value: source for source in ConsentSource}
+_PHASES = {phase.name: phase for phase in Phase}
 
 
 def new_profile_id() -> str:
@@ -36,24 +40,26 @@ def _encode(value: Any) -> Any:
     return value
 
 
-def _decode(hint: Any, value: Any) -> Any:
-    if value is None:
-        return None
+def _decoder(hint: Any) -> Callable[[Any], Any]:
     if hint is DecayedSum or DecayedSum in typing.get_args(hint):
-        return DecayedSum(total=value["total"], ref=value["ref"])
+        return lambda v: None if v is None else DecayedSum(total=v["total"], ref=v["ref"])
     if hint is Phase or Phase in typing.get_args(hint):
-        return Phase[value]
-    return value
+        return lambda v: None if v is None else _PHASES[v]
+    return lambda v: v
+
+
+_SCORE_FIELDS = tuple(f.name for f in dataclasses.fields(ScoreState))
+_SCORE_DECODERS = tuple((name, _decoder(_SCORE_TYPES[name])) for name in _SCORE_FIELDS)
 
 
 def scores_doc(state: ScoreState) -> Document:
-    return {f.name: _encode(getattr(state, f.name)) for f in dataclasses.fields(state)}
+    return {name: _encode(getattr(state, name)) for name in _SCORE_FIELDS}
 
 
 def scores_of(doc: Mapping[str, Any] | None) -> ScoreState:
     if not doc:
         return EMPTY_STATE
-    return ScoreState(**{name: _decode(_SCORE_TYPES[name], doc.get(name)) for name in _SCORE_TYPES})
+    return ScoreState(**{name: decode(doc.get(name)) for name, decode in _SCORE_DECODERS})
 
 
 def to_doc(workspace_id: str, profile: Profile, expire_at: datetime | None) -> Document:
@@ -67,9 +73,9 @@ def to_doc(workspace_id: str, profile: Profile, expire_at: datetime | None) -> D
         "traits": {name: {"v": t.value, "at": t.at} for name, t in profile.traits.items()},
         "pii": {name: {"ct": Binary(ct), "at": at} for name, (ct, at) in profile.pii.items()},
         "blind_index": list(profile.blind_indexes),
+        # StrEnum members are strings: stored as their values.
         "consent": {
-            p.value: {"granted": s.granted, "source": s.source.value, "at": s.at}
-            for p, s in profile.consent.items()
+            p: {"granted": s.granted, "source": s.source, "at": s.at} for p, s in profile.consent.items()
         },
         "consent_head": {"seq": profile.consent_head[0], "hash": profile.consent_head[1]},
         "scores": scores_doc(profile.scores),
@@ -93,7 +99,7 @@ def of_doc(doc: Document) -> Profile:
         pii={name: (bytes(p["ct"]), p["at"]) for name, p in doc.get("pii", {}).items()},
         blind_indexes=tuple(doc.get("blind_index", ())),
         consent={
-            Purpose(p): PurposeState(granted=s["granted"], source=ConsentSource(s["source"]), at=s["at"])
+            _PURPOSES[p]: PurposeState(granted=s["granted"], source=_SOURCES[s["source"]], at=s["at"])
             for p, s in doc.get("consent", {}).items()
         },
         consent_head=(

@@ -1,8 +1,11 @@
 """Services against the real embedded database, without the GraphQL or HTTP layers: the unit seam."""
 
+import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pymongo
@@ -13,6 +16,7 @@ from privacy.crypto import Keyring, new_keyring
 from server.domain.access import Principal, Role
 from server.services import Services
 from server.storage.client import connect
+from server.storage.embedded import EmbeddedDatabase
 from server.storage.indexes import ensure_indexes
 
 
@@ -57,17 +61,42 @@ def command_log() -> CommandLog:
     return CommandLog()
 
 
-@pytest.fixture
-async def stack(mongodb_uri: str, command_log: CommandLog) -> AsyncIterator[Stack]:
-    client = connect(mongodb_uri, listeners=[command_log])
+@asynccontextmanager
+async def _stack(uri: str, log: CommandLog, *, drop: bool) -> AsyncIterator[Stack]:
+    client = connect(uri, listeners=[log])
     db = client["s_" + uuid.uuid4().hex[:16]]
     try:
         await ensure_indexes(db)
         keyring = new_keyring()
         services = Services.build(db, keyring)
         await services.migrations.run_pending()
-        yield Stack(services=services, db=db, log=command_log, keyring=keyring)
+        yield Stack(services=services, db=db, log=log, keyring=keyring)
     finally:
-        with pymongo.timeout(0):  # no budget: dropping a large database is slow on the embedded one
-            await client.drop_database(db.name)
+        if drop:
+            with pymongo.timeout(0):  # no budget: the embedded database drops document by document
+                await client.drop_database(db.name)
         await client.close()
+
+
+@pytest.fixture
+async def stack(mongodb_uri: str, command_log: CommandLog) -> AsyncIterator[Stack]:
+    async with _stack(mongodb_uri, command_log, drop=True) as built:
+        yield built
+
+
+@pytest.fixture
+async def large_stack(tmp_path: Path, command_log: CommandLog) -> AsyncIterator[Stack]:
+    """For tests that store tens of thousands of documents: a database of their own, thrown away with
+    its directory (the embedded database would take minutes to drop them one by one)."""
+    configured = os.environ.get("GRANULAR_TEST_MONGODB_URI")
+    if configured:
+        async with _stack(configured, command_log, drop=True) as built:
+            yield built
+        return
+    database = EmbeddedDatabase(tmp_path / "large")
+    database.start()
+    try:
+        async with _stack(database.uri, command_log, drop=False) as built:
+            yield built
+    finally:
+        database.stop()

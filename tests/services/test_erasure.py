@@ -138,7 +138,8 @@ async def test_identifiers_beyond_the_cap_are_refused_by_index(stack: Stack) -> 
     assert [(r.index, r.code) for r in result.rejected] == [(n, "TOO_MANY_IDENTIFIERS") for n in range(5, 8)]
 
 
-async def test_a_profile_at_the_largest_caps_stays_far_below_sixteen_megabytes(stack: Stack) -> None:
+async def test_a_profile_at_the_largest_caps_stays_far_below_sixteen_megabytes(large_stack: Stack) -> None:
+    stack = large_stack
     await stack.services.workspaces.update(stack.admin, {"max_identifiers": 1000})
     long_id = "x" * 250
     for start in range(0, 1000, 500):
@@ -153,7 +154,8 @@ async def test_a_profile_at_the_largest_caps_stays_far_below_sixteen_megabytes(s
     assert len(bson.encode(profile)) < 2 * 1024 * 1024
 
 
-async def test_erasure_of_a_profile_grown_before_the_cap_completes(stack: Stack) -> None:
+async def test_erasure_of_a_profile_grown_before_the_cap_completes(large_stack: Stack) -> None:
+    stack = large_stack
     await stack.services.ingest.ingest(stack.ingest, [_identify()])
     grown = tuple(f"legacy-{n}" for n in range(3_000))
     await stack.db["profiles"].update_one({"user_id": "ana"}, {"$set": {"anonymous_ids": list(grown)}})

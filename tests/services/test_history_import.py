@@ -109,8 +109,9 @@ async def test_an_untimed_line_without_a_message_id_is_found_again_on_a_second_r
 
 @pytest.mark.slow
 async def test_fifty_thousand_lines_are_stored_exactly_once_after_an_interrupted_run(
-    stack: Stack, tmp_path: Path
+    large_stack: Stack, tmp_path: Path
 ) -> None:
+    stack = large_stack
     files = [tmp_path / "events.ndjson.gz", tmp_path / "orders.csv"]
     valid = _ndjson(files[0], 25_000, 0) + _csv(files[1], 25_000, 25_000)
     importer = HistoryImport(stack.services.ingest)
