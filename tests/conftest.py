@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pymongo
 import pytest
 import uvicorn
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 
 from server.app import create_app
 from server.domain.access import Role
@@ -25,6 +26,7 @@ from server.storage.embedded import EmbeddedDatabase, free_port
 
 ADMIN_KEY = "gr_test_bootstrap_admin_key"
 TTL_SWEEP_SECONDS = 1
+DROP_SECONDS = 120
 
 # What the fixtures send as personal data; none of it may rest in plaintext or reach a log.
 EMAIL_PATTERN = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z]{2,}")
@@ -47,6 +49,38 @@ def no_pii_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     yield
     for record in caplog.records:
         assert_no_pii(record.getMessage() + (record.exc_text or ""), f"the log ({record.name})")
+
+
+class CommandLog(monitoring.CommandListener):
+    """The (command, collection) pairs sent to one test database, in order. pymongo applies a global
+    listener only to clients created after it is registered, and never removes one: so it is
+    registered once, here, and the `commands` fixture points it at the test's database."""
+
+    def __init__(self) -> None:
+        self.database: str | None = None
+        self.sent: list[tuple[str, str]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.database_name == self.database:
+            target = event.command.get("collection") or event.command.get(event.command_name)
+            self.sent.append((event.command_name, str(target)))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+COMMANDS = CommandLog()
+monitoring.register(COMMANDS)
+
+
+@pytest.fixture
+def commands(settings: Settings) -> Iterator[CommandLog]:
+    COMMANDS.database, COMMANDS.sent = settings.database, []
+    yield COMMANDS
+    COMMANDS.database = None
 
 
 @pytest.fixture(scope="session")
@@ -139,7 +173,10 @@ async def running(settings: Settings) -> AsyncIterator[Api]:
         for name in await db.list_collection_names():
             assert_no_pii(str([doc async for doc in db[name].find({})]), f"the {name} collection")
         client: AsyncMongoClient[Any] = db.client
-        await client.drop_database(settings.database)
+        # SecantusDB drops a collection with a TTL index slowly (about 50 ms per document): a test
+        # with a few hundred profiles needs more than the operation budget to drop its database.
+        with pymongo.timeout(DROP_SECONDS):
+            await client.drop_database(settings.database)
 
 
 @pytest.fixture

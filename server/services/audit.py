@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from server.domain.access import Principal
+from server.domain.paging import Page, page_of, page_request
 from server.domain.retention import DataKind, expires_at, period
 from server.storage.audit_log import AuditEntry, AuditLog
 from server.storage.workspaces import Workspaces
@@ -38,6 +39,18 @@ class AuditService:
         details: dict[str, Any] | None = None,
     ) -> None:
         """An entry by an actor that is not a request's principal (a download link, the CLI)."""
+        await self._append(workspace_id, actor, action, [(profile_id, details or {})])
+
+    async def record_many(
+        self, principal: Principal, action: str, entries: list[tuple[str | None, dict[str, Any]]]
+    ) -> None:
+        """One entry per (profile id, details), written in one command."""
+        if entries:
+            await self._append(principal.workspace_id, principal.key_id, action, entries)
+
+    async def _append(
+        self, workspace_id: str, actor: str, action: str, entries: list[tuple[str | None, dict[str, Any]]]
+    ) -> None:
         now = self._clock()
         workspace = await self._workspaces.get(workspace_id)
         await self._log.append(
@@ -46,8 +59,7 @@ class AuditService:
             action=action,
             at=now,
             expire_at=expires_at(now, period(workspace.retention, DataKind.AUDIT_LOG)),
-            profile_id=profile_id,
-            details=details,
+            entries=entries,
         )
 
     async def denied(self, principal: Principal, operation: str) -> None:
@@ -65,7 +77,14 @@ class AuditService:
         action: str | None,
         first: int,
         after: str | None,
-    ) -> list[AuditEntry]:
-        return await self._log.page(
-            principal.workspace_id, profile_id=profile_id, action=action, first=first, after=after
+    ) -> Page[AuditEntry]:
+        """The trail, newest first."""
+        request = page_request(first, after)
+        entries = await self._log.page(
+            principal.workspace_id,
+            profile_id=profile_id,
+            action=action,
+            first=request.fetch,
+            after=request.after_id,
         )
+        return page_of(entries, request, lambda e: (e.id,))

@@ -136,15 +136,29 @@ class LtvService:
         await self._audit.record(principal, "models.fitted", details={"customers": len(summaries)})
         return report
 
-    async def value(self, principal: Principal, profile_id: str) -> CustomerValue:
-        now = self._clock()
-        purchases: list[Purchase] = []
-        async for _, rows in self._events.purchases(principal.workspace_id, until=now, profile_id=profile_id):
-            purchases.extend(Purchase(at, float(revenue)) for at, revenue in rows)
+    async def value(
+        self, principal: Principal, profile_id: str, *, as_of: datetime | None = None
+    ) -> CustomerValue:
+        return (await self.values(principal, [profile_id], as_of=as_of))[profile_id]
+
+    async def values(
+        self, principal: Principal, profile_ids: list[str], *, as_of: datetime | None = None
+    ) -> dict[str, CustomerValue]:
+        """Each profile's LTV as of `as_of` (default: now): one aggregation for all their purchases
+        and one read of the latest fit, whatever the number of profiles."""
+        at = as_of or self._clock()
+        purchases: dict[str, list[Purchase]] = {profile_id: [] for profile_id in profile_ids}
+        async for profile_id, rows in self._events.purchases_of(
+            principal.workspace_id, profile_ids, until=at
+        ):
+            purchases[profile_id] = [Purchase(when, float(revenue)) for when, revenue in rows]
         stored = await self._fits.latest(principal.workspace_id, KIND)
         bg = BgNbdFit(**stored["bgnbd"]) if stored and stored.get("bgnbd") else None
         gg = GammaGammaFit(**stored["gamma_gamma"]) if stored and stored.get("gamma_gamma") else None
-        return CustomerValue(historical(purchases), summarize(purchases, now), bg, gg)
+        return {
+            profile_id: CustomerValue(historical(bought), summarize(bought, at), bg, gg)
+            for profile_id, bought in purchases.items()
+        }
 
     async def drivers(
         self, principal: Principal, start: datetime | None, end: datetime | None

@@ -1,8 +1,6 @@
 """Reading profiles and journeys: scores as of now, behind consent; PII only for roles that may."""
 
-import base64
-import binascii
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,6 +10,7 @@ from privacy.purposes import Purpose
 from server.domain.access import Principal
 from server.domain.affinity import top_affinities
 from server.domain.errors import Forbidden, InvalidInput
+from server.domain.paging import MAX_PAGE, Page, cursor_time, page_of, page_request
 from server.domain.profile import Profile
 from server.domain.scoring import (
     ScoredEvent,
@@ -31,7 +30,6 @@ from server.storage.merges import Merges
 from server.storage.profiles import ProfileQuery, Profiles
 from server.storage.workspaces import Workspaces
 
-MAX_PAGE = 500
 _MERGE_HOPS = 8
 
 
@@ -45,32 +43,11 @@ class Scores:
 
 @dataclass(frozen=True)
 class ProfileView:
-    """A profile as one caller may see it at one moment."""
+    """A profile as one caller may see it at one moment (personal traits are read apart, `traits`)."""
 
     profile: Profile
     scores: Scores | None  # None: no personalization consent, so no scores are shown
-    traits: dict[str, Any]
     consent: dict[Purpose, PurposeState]
-
-
-def page_size(first: int) -> int:
-    return max(1, min(first, MAX_PAGE))
-
-
-def encode_cursor(event: StoredEvent) -> str:
-    return base64.urlsafe_b64encode(f"{event.timestamp.isoformat()}|{event.id}".encode()).decode()
-
-
-def decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
-    if not cursor:
-        return None
-    try:
-        at, _, event_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(at), event_id
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput(
-            "`after` is not a cursor this API issued.", field="after", code="INVALID_CURSOR"
-        ) from None
 
 
 class ProfileService:
@@ -100,38 +77,107 @@ class ProfileService:
         user_id: str | None = None,
         anonymous_id: str | None = None,
     ) -> Profile | None:
-        """The live profile for any one id; a merged id leads to the profile it was merged into."""
-        ws = principal.workspace_id
+        """The live profile for the first id given; a merged id leads to the profile it was merged into."""
         if profile_id is not None:
-            profile = await self._profiles.get(ws, profile_id)
+            found = await self.find_many(principal, ids=[profile_id])
         elif user_id is not None:
-            profile = await self._profiles.find_one(ws, {"user_id": user_id})
+            found = await self.find_many(principal, user_ids=[user_id])
         elif anonymous_id is not None:
-            profile = await self._profiles.find_one(ws, {"anonymous_ids": anonymous_id, "merged_into": None})
+            found = await self.find_many(principal, anonymous_ids=[anonymous_id])
         else:
             return None
-        hops = 0
-        while profile is not None and profile.merged_into is not None and hops < _MERGE_HOPS:
-            profile = await self._profiles.get(ws, profile.merged_into)
-            hops += 1
-        return profile
+        return found[0]
 
-    async def view(self, principal: Principal, profile: Profile) -> ProfileView:
+    async def find_many(
+        self,
+        principal: Principal,
+        *,
+        ids: list[str] | None = None,
+        user_ids: list[str] | None = None,
+        anonymous_ids: list[str] | None = None,
+    ) -> list[Profile | None]:
+        """The live profile of each id, in order (ids, then user ids, then anonymous ids), None where
+        the workspace has none; one query finds them all, merged ones cost one more per merge hop."""
+        wanted = [
+            *(("id", v) for v in ids or ()),
+            *(("user", v) for v in user_ids or ()),
+            *(("anonymous", v) for v in anonymous_ids or ()),
+        ]
+        if len(wanted) > MAX_PAGE:
+            raise InvalidInput(
+                f"At most {MAX_PAGE} ids, userIds and anonymousIds together.",
+                field="ids",
+                code="TOO_MANY_IDS",
+            )
+        ws = principal.workspace_id
+        found = await self._profiles.holding(ws, ids=ids, user_ids=user_ids, anonymous_ids=anonymous_ids)
+        by_key: dict[tuple[str, str], Profile] = {}
+        for profile in found:
+            keys = [("id", profile.id), *(("anonymous", a) for a in profile.anonymous_ids)]
+            if profile.user_id is not None:
+                keys.append(("user", profile.user_id))
+            for key in keys:
+                # An anonymous id can stay on a merged-away profile too: the live holder wins.
+                if key not in by_key or by_key[key].merged_into is not None:
+                    by_key[key] = profile
+        chosen = [by_key.get(key) for key in wanted]
+        survivors = {p.id: p for p in found if p.merged_into is None}
+        hops = {p.id: p.merged_into for p in found if p.merged_into is not None}
+        looked: set[str] = set()
+        for _ in range(_MERGE_HOPS):
+            missing = set(hops.values()) - hops.keys() - survivors.keys() - looked
+            if not missing:
+                break
+            looked |= missing
+            for profile in await self._profiles.holding(ws, ids=sorted(missing)):
+                if profile.merged_into is None:
+                    survivors[profile.id] = profile
+                else:
+                    hops[profile.id] = profile.merged_into
+        return [_survivor(p, hops, survivors) for p in chosen]
+
+    async def views_by_ids(
+        self,
+        principal: Principal,
+        *,
+        ids: list[str] | None = None,
+        user_ids: list[str] | None = None,
+        anonymous_ids: list[str] | None = None,
+    ) -> list[ProfileView | None]:
+        """`find_many`, each profile as the caller may see it."""
+        found = await self.find_many(principal, ids=ids, user_ids=user_ids, anonymous_ids=anonymous_ids)
+        views = iter(await self.views(principal, [p for p in found if p is not None]))
+        return [next(views) if p is not None else None for p in found]
+
+    async def views(self, principal: Principal, profiles: Iterable[Profile]) -> list[ProfileView]:
+        """Each profile with its scores as of now (only with personalization consent) and its consent."""
         workspace = await self._workspaces.get(principal.workspace_id)
         now = self._clock()
-        scores = None
-        if is_granted(profile.consent, Purpose.PERSONALIZATION, workspace.consent_mode):
-            scores = _scores(profile, workspace, now)
-        traits: dict[str, Any] = {name: trait.value for name, trait in profile.traits.items()}
-        if principal.sees_pii and profile.pii:
-            traits.update(await self._vault.open(principal.workspace_id, profile))
-            await self._audit.record(
-                principal,
-                "pii.read",
-                profile_id=profile.id,
-                details={"fields": sorted(profile.pii)},
+        return [
+            ProfileView(
+                profile=profile,
+                scores=_scores(profile, workspace, now) if _personalized(profile, workspace) else None,
+                consent=dict(profile.consent),
             )
-        return ProfileView(profile=profile, scores=scores, traits=traits, consent=dict(profile.consent))
+            for profile in profiles
+        ]
+
+    async def view(self, principal: Principal, profile: Profile) -> ProfileView:
+        return (await self.views(principal, [profile]))[0]
+
+    async def traits(self, principal: Principal, profiles: list[Profile]) -> dict[str, dict[str, Any]]:
+        """Each profile's traits: the non-personal ones, plus (for roles that may see them) the
+        decrypted personal ones, whose read is audited once per profile."""
+        result = {p.id: {name: trait.value for name, trait in p.traits.items()} for p in profiles}
+        if not principal.sees_pii:
+            return result
+        opened = [p for p in profiles if p.pii]
+        for profile in opened:
+            result[profile.id].update(await self._vault.open(principal.workspace_id, profile))
+        await self._audit.record_many(
+            principal, "pii.read", [(p.id, {"fields": sorted(p.pii)}) for p in opened]
+        )
+        return result
 
     async def search(
         self,
@@ -144,17 +190,17 @@ class ProfileService:
         seen_after: datetime | None,
         first: int,
         after: str | None,
-    ) -> tuple[list[Profile], bool]:
-        """One page of live profiles matching every given criterion, and whether more follow.
+    ) -> Page[ProfileView]:
+        """One page of live profiles matching every given criterion.
         E-mail and phone match by blind index, so only roles that may see PII may search by them."""
         if (email or phone) and not principal.sees_pii:
             raise Forbidden("Only COMPLIANCE and ADMIN keys may look up by e-mail or phone.", field="filter")
+        request = page_request(first, after)
         blind = [
             self._vault.blind(principal.workspace_id, kind, value) or "-"
             for kind, value in (("email", email), ("phone", phone))
             if value is not None
         ]
-        size = page_size(first)
         found = await self._profiles.page(
             principal.workspace_id,
             ProfileQuery(
@@ -163,10 +209,10 @@ class ProfileService:
                 blind_indexes=tuple(blind),
                 seen_after=seen_after,
             ),
-            first=size + 1,
-            after=after,
+            first=request.fetch,
+            after=request.after_id,
         )
-        return found[:size], len(found) > size
+        return page_of(await self.views(principal, found), request, lambda v: (v.profile.id,))
 
     async def lineage(self, principal: Principal, profile_id: str) -> list[str]:
         """The profile and every profile merged into it, directly or through others."""
@@ -174,29 +220,35 @@ class ProfileService:
 
     async def journey(
         self, principal: Principal, profile_id: str, *, first: int, after: str | None
-    ) -> tuple[list[StoredEvent], bool]:
-        """One page of the profile's events, oldest first, and whether more follow."""
-        size = page_size(first)
-        events = await self._events.page(
-            principal.workspace_id, profile_id, first=size + 1, after=decode_cursor(after)
+    ) -> Page[StoredEvent]:
+        """One page of the profile's events, oldest first (the cursor is the event's time and id)."""
+        request = page_request(first, after, key_parts=2)
+        at = (cursor_time(request.after[0]), request.after[1]) if request.after else None
+        events = await self._events.journey_page(
+            principal.workspace_id, profile_id, first=request.fetch, after=at
         )
-        return events[:size], len(events) > size
+        return page_of(events, request, lambda e: (e.timestamp.isoformat(), e.id))
 
-    async def explanation(self, principal: Principal, profile: Profile) -> ScoreExplanation | None:
-        """The events and weights behind the profile's scores; None without personalization consent
-        (the scores themselves are not shown then either)."""
+    async def explanations(
+        self, principal: Principal, profiles: list[Profile]
+    ) -> dict[str, ScoreExplanation | None]:
+        """The events and weights behind each profile's scores, from one query; None without
+        personalization consent (the scores themselves are not shown then either)."""
         workspace = await self._workspaces.get(principal.workspace_id)
-        if not is_granted(profile.consent, Purpose.PERSONALIZATION, workspace.consent_mode):
-            return None
         now = self._clock()
-        # Older events weigh less than 2^-20 of their value: they cannot change what is shown.
-        since = now - 20 * workspace.half_life
-        events = [
-            ScoredEvent(at=e.timestamp, name=e.name, value=e.value, phase=e.phase)
-            async for e in self._events.of_profile(principal.workspace_id, profile.id)
-            if e.timestamp >= since and e.consent.get(Purpose.PERSONALIZATION.value)
-        ]
-        return explain(events, now, workspace.half_life)
+        shown = [p.id for p in profiles if _personalized(p, workspace)]
+        events: dict[str, list[ScoredEvent]] = {profile_id: [] for profile_id in shown}
+        if shown:
+            # Older events weigh less than 2^-20 of their value: they cannot change what is shown.
+            since = now - 20 * workspace.half_life
+            async for profile_id, at, name, value, reached in self._events.personalization_events(
+                principal.workspace_id, shown, since=since
+            ):
+                events[profile_id].append(ScoredEvent(at=at, name=name, value=value, phase=reached))
+        return {
+            p.id: explain(events[p.id], now, workspace.half_life) if p.id in events else None
+            for p in profiles
+        }
 
     async def watch(self, principal: Principal, profile_id: str) -> AsyncIterator[Scores | None]:
         """The profile's scores now, then each time they change (None: not shown without consent)."""
@@ -213,6 +265,20 @@ class ProfileService:
 
     async def merges(self, principal: Principal, profile_id: str) -> list[Document]:
         return await self._merges.of_profiles(principal.workspace_id, [profile_id])
+
+
+def _personalized(profile: Profile, workspace: WorkspaceSettings) -> bool:
+    return is_granted(profile.consent, Purpose.PERSONALIZATION, workspace.consent_mode)
+
+
+def _survivor(profile: Profile | None, hops: dict[str, str], survivors: dict[str, Profile]) -> Profile | None:
+    """The live profile a found one was merged into (through at most _MERGE_HOPS merges), if any."""
+    target = profile.id if profile is not None else None
+    for _ in range(_MERGE_HOPS + 1):
+        if target is None or target in survivors:
+            break
+        target = hops.get(target)
+    return survivors.get(target) if target is not None else None
 
 
 def _scores(profile: Profile, workspace: WorkspaceSettings, now: datetime) -> Scores:

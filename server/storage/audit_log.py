@@ -6,6 +6,7 @@ from typing import Any
 
 from bson import ObjectId
 
+from server.domain.errors import InvalidInput
 from server.storage.client import Database, Document
 from server.storage.retention import EXPIRE_AT
 
@@ -32,19 +33,22 @@ class AuditLog:
         action: str,
         at: datetime,
         expire_at: datetime,
-        profile_id: str | None = None,
-        details: dict[str, Any] | None = None,
+        entries: list[tuple[str | None, dict[str, Any]]],
     ) -> None:
-        await self._collection.insert_one(
-            {
-                "workspace_id": workspace_id,
-                "at": at,
-                "actor": actor,
-                "action": action,
-                "profile_id": profile_id,
-                "details": details or {},
-                EXPIRE_AT: expire_at,
-            }
+        """One entry per (profile id, details), inserted together."""
+        await self._collection.insert_many(
+            [
+                {
+                    "workspace_id": workspace_id,
+                    "at": at,
+                    "actor": actor,
+                    "action": action,
+                    "profile_id": profile_id,
+                    "details": details,
+                    EXPIRE_AT: expire_at,
+                }
+                for profile_id, details in entries
+            ]
         )
 
     async def page(
@@ -62,7 +66,11 @@ class AuditLog:
             query["profile_id"] = profile_id
         if action is not None:
             query["action"] = action
-        if after is not None and ObjectId.is_valid(after):
+        if after is not None:
+            if not ObjectId.is_valid(after):
+                raise InvalidInput(
+                    "`after` is not a cursor this API issued.", field="after", code="INVALID_CURSOR"
+                )
             query["_id"] = {"$lt": ObjectId(after)}
         cursor = self._collection.find(query).sort("_id", -1).limit(first)
         return [

@@ -333,3 +333,85 @@ class Events:
                 doc["_id"],
                 [(at, name, phase, value, channel) for at, name, phase, value, channel in doc["e"]],
             )
+
+    async def journey_page(
+        self, workspace_id: str, profile_id: str, *, first: int, after: tuple[datetime, str] | None
+    ) -> list[StoredEvent]:
+        """Oldest first; `after` is the (timestamp, id) of the last event of the previous page. Ids are
+        opaque: stored ObjectIds and stored strings both page correctly (a query on one BSON type
+        never matches the other, so the id condition is given in each type the id can have)."""
+        query: Document = {"workspace_id": workspace_id, "profile_id": profile_id}
+        if after is not None:
+            at, last_id = after
+            ties: list[Document] = [{"timestamp": at, "_id": {"$gt": last_id}}]
+            if ObjectId.is_valid(last_id):
+                ties.append({"timestamp": at, "_id": {"$gt": ObjectId(last_id)}})
+            query["$or"] = [{"timestamp": {"$gt": at}}, *ties]
+        cursor = self._collection.find(query, batch_size=first).sort([("timestamp", 1), ("_id", 1)])
+        return [of_doc(doc) async for doc in cursor.limit(first)]
+
+    async def personalization_events(
+        self, workspace_id: str, profile_ids: list[str], *, since: datetime
+    ) -> AsyncIterator[tuple[str, datetime, str, float, Phase | None]]:
+        """Per event of these profiles at or after `since` whose consent snapshot granted
+        personalization: (profile id, timestamp, name, value, phase), oldest first, in one query."""
+        cursor = self._collection.find(
+            {
+                "workspace_id": workspace_id,
+                "profile_id": {"$in": profile_ids},
+                "timestamp": {"$gte": since},
+                "consent.personalization": True,
+            },
+            {"profile_id": 1, "timestamp": 1, "event": 1, "value": 1, "phase": 1},
+            batch_size=1000,
+        ).sort([("timestamp", 1), ("_id", 1)])
+        async for doc in cursor:
+            phase = Phase[doc["phase"]] if doc.get("phase") else None
+            yield doc["profile_id"], doc["timestamp"], doc["event"], doc["value"], phase
+
+    async def purchases_of(
+        self, workspace_id: str, profile_ids: list[str] | None, *, until: datetime | None
+    ) -> AsyncIterator[tuple[str, list[tuple[datetime, float]]]]:
+        """`purchases` of these profiles (None: of all) in one aggregation; a profile without any
+        purchase is left out."""
+        match: Document = {
+            "workspace_id": workspace_id,
+            "$or": [{"phase": "ACTION"}, {"event": "order_refunded"}],
+        }
+        if until is not None:
+            match["timestamp"] = {"$lte": until}
+        if profile_ids is not None:
+            match["profile_id"] = {"$in": profile_ids}
+        revenue = {"$ifNull": ["$properties.revenue", {"$ifNull": ["$properties.value", 0]}]}
+        refund = {
+            "$cond": [{"$eq": ["$event", "order_refunded"]}, {"$multiply": [-1, {"$abs": revenue}]}, revenue]
+        }
+        pipeline: list[Document] = [
+            {"$match": match},
+            {"$group": {"_id": "$profile_id", "p": {"$push": ["$timestamp", refund]}}},
+        ]
+        cursor = await self._collection.aggregate(pipeline, allowDiskUse=True, batchSize=1000)
+        async for doc in cursor:
+            yield doc["_id"], [(at, value) for at, value in doc["p"]]
+
+    async def activity_of(
+        self, workspace_id: str, profile_ids: list[str] | None, *, until: datetime | None
+    ) -> AsyncIterator[tuple[str, list[tuple[datetime, str, str | None, float, str]]]]:
+        """`activity` of these profiles (None: of all) in one aggregation; a profile without any
+        event usable for personalization is left out."""
+        match: Document = {"workspace_id": workspace_id, "consent.personalization": True}
+        if until is not None:
+            match["timestamp"] = {"$lte": until}
+        if profile_ids is not None:
+            match["profile_id"] = {"$in": profile_ids}
+        row = ["$timestamp", "$event", "$phase", "$value", "$channel"]
+        pipeline: list[Document] = [
+            {"$match": match},
+            {"$group": {"_id": "$profile_id", "e": {"$push": row}}},
+        ]
+        cursor = await self._collection.aggregate(pipeline, allowDiskUse=True, batchSize=1000)
+        async for doc in cursor:
+            yield (
+                doc["_id"],
+                [(at, name, phase, value, channel) for at, name, phase, value, channel in doc["e"]],
+            )

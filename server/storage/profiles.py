@@ -282,3 +282,27 @@ class Profiles:
             async for change in stream:
                 if change.get("fullDocument"):
                     yield of_doc(change["fullDocument"])
+
+    async def holding(
+        self,
+        workspace_id: str,
+        *,
+        ids: list[str] | None = None,
+        user_ids: list[str] | None = None,
+        anonymous_ids: list[str] | None = None,
+    ) -> list[Profile]:
+        """Profiles (live or merged) with any of these ids, user ids or anonymous ids, in one query
+        whose every clause is a `$in` on an indexed field. Ids are looked up by `_id` alone (the
+        fastest look-up everywhere) and their workspace is checked here."""
+        clauses: list[Document] = []
+        if ids:
+            clauses.append({"_id": {"$in": ids}})
+        if user_ids:
+            clauses.append({"workspace_id": workspace_id, "user_id": {"$in": user_ids}})
+        if anonymous_ids:
+            clauses.append({"workspace_id": workspace_id, "anonymous_ids": {"$in": anonymous_ids}})
+        if not clauses:
+            return []
+        query = clauses[0] if len(clauses) == 1 else {"$or": clauses}
+        cursor = self._collection.find(query, batch_size=1000)
+        return [of_doc(doc) async for doc in cursor if doc.get("workspace_id") == workspace_id]
