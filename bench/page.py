@@ -1,0 +1,61 @@
+"""A page of profiles with every per-profile field against the same page with `id` only."""
+
+import asyncio
+import statistics
+import time
+from typing import Any
+
+import httpx
+from pymongo import MongoClient
+
+from bench import ingest
+from bench.harness import ADMIN_KEY, Process
+
+PAGE = 200
+ID_ONLY = "query($first: Int!) { profiles(first: $first) { edges { node { id } } } }"
+EVERY_FIELD = """query($first: Int!) { profiles(first: $first) { edges { node {
+  id userId anonymousIds phase engagementScore intentScore affinities { key weight }
+  consent { purpose granted source at } traits firstSeen lastSeen
+  scoreExplanation { engagementScore intentScore engagement { event weight } intent { event weight } }
+  conversionProbability
+  ltv { revenue orders averageOrderValue pAlive expectedPurchases(weeks: 4) expectedAverageOrderValue clv }
+} } } }"""
+
+
+def ensure_shop(uri: str, database: str, granular: Process) -> str | None:
+    """At least PAGE scored profiles (ingested through the API when the ingest section did not run)
+    and fitted models; the conversion model's error, if it could not be fitted."""
+    with MongoClient(uri) as client:
+        profiles = client[database]["profiles"].count_documents({"merged_into": None})
+    if profiles < PAGE:
+        events = ingest.messages(PAGE * 20, profiles=PAGE * 2, seed=11)
+        asyncio.run(ingest.through_http("seed", granular, "/graphql", events, 1))
+    body = _post(granular, "mutation { fitModels { conversionModelError } }", {})
+    error: str | None = body["data"]["fitModels"]["conversionModelError"]
+    return error
+
+
+def _post(granular: Process, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    response = httpx.post(
+        granular.url + "/graphql",
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        timeout=300,
+    )
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    if body.get("errors"):
+        raise RuntimeError(f"{len(body['errors'])} errors, first: {body['errors'][0]}")
+    return body
+
+
+def seconds_per_page(granular: Process, query: str, repeats: int) -> float:
+    """The median time of one page (after one unmeasured request)."""
+    _post(granular, query, {"first": PAGE})
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        body = _post(granular, query, {"first": PAGE})
+        times.append(time.perf_counter() - started)
+        assert len(body["data"]["profiles"]["edges"]) == PAGE
+    return statistics.median(times)
