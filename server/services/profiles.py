@@ -241,7 +241,7 @@ class ProfileService:
         if shown:
             # Older events weigh less than 2^-20 of their value: they cannot change what is shown.
             since = now - 20 * workspace.half_life
-            async for profile_id, at, name, value, reached in self._events.personalization_events(
+            for profile_id, at, name, value, reached in await self._events.personalization_events(
                 principal.workspace_id, shown, since=since
             ):
                 events[profile_id].append(ScoredEvent(at=at, name=name, value=value, phase=reached))
