@@ -3,6 +3,7 @@
 import asyncio
 import statistics
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -29,6 +30,13 @@ def ensure_shop(uri: str, database: str, granular: Process) -> str | None:
         profiles = client[database]["profiles"].count_documents({"merged_into": None})
     if profiles < PAGE:
         events = ingest.messages(PAGE * 20, profiles=PAGE * 2, seed=11)
+        # A visit two months earlier that bought nothing: closed journeys of both outcomes, for the
+        # conversion model to learn from.
+        earlier = (datetime.now(UTC) - timedelta(days=60)).isoformat()
+        events += [
+            {**m, "event": "product_viewed", "messageId": f"earlier-{n}", "timestamp": earlier}
+            for n, m in enumerate(events[: PAGE * 2])
+        ]
         asyncio.run(ingest.through_http("seed", granular, "/graphql", events, 1))
     body = _post(granular, "mutation { fitModels { conversionModelError } }", {})
     error: str | None = body["data"]["fitModels"]["conversionModelError"]

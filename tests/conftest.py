@@ -52,18 +52,17 @@ def no_pii_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 
 
 class CommandLog(monitoring.CommandListener):
-    """The (command, collection) pairs sent to one test database, in order. pymongo applies a global
-    listener only to clients created after it is registered, and never removes one: so it is
-    registered once, here, and the `commands` fixture points it at the test's database."""
+    """Every command started while recording, as (database, command name, command). pymongo applies a
+    global listener only to clients created after it is registered and never removes one: so it is
+    registered once, here, and the `commands` fixture switches it on."""
 
     def __init__(self) -> None:
-        self.database: str | None = None
-        self.sent: list[tuple[str, str]] = []
+        self.recording = False
+        self.seen: list[tuple[str, str, dict[str, Any]]] = []
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.database_name == self.database:
-            target = event.command.get("collection") or event.command.get(event.command_name)
-            self.sent.append((event.command_name, str(target)))
+        if self.recording:
+            self.seen.append((event.database_name, event.command_name, dict(event.command)))
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
@@ -71,16 +70,27 @@ class CommandLog(monitoring.CommandListener):
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         pass
 
+    def sent_to(self, database: str) -> list[tuple[str, str]]:
+        """(command name, collection) of each command sent to `database`."""
+        return [
+            (name, str(command.get("collection") or command.get(name)))
+            for db, name, command in self.seen
+            if db == database
+        ]
+
 
 COMMANDS = CommandLog()
 monitoring.register(COMMANDS)
 
 
 @pytest.fixture
-def commands(settings: Settings) -> Iterator[CommandLog]:
-    COMMANDS.database, COMMANDS.sent = settings.database, []
-    yield COMMANDS
-    COMMANDS.database = None
+def commands() -> Iterator[CommandLog]:
+    COMMANDS.seen.clear()
+    COMMANDS.recording = True
+    try:
+        yield COMMANDS
+    finally:
+        COMMANDS.recording = False
 
 
 @pytest.fixture(scope="session")

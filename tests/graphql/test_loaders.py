@@ -42,14 +42,15 @@ async def _shop(api: Api, customers: int) -> None:
 
 
 async def _sent_for(api: Api, commands: CommandLog, first: int) -> Counter[tuple[str, str]]:
-    commands.sent = []
+    commands.seen.clear()
     body = await api.gql(EVERY_FIELD, {"first": first})
     assert "errors" not in body, body["errors"]
     nodes = [edge["node"] for edge in body["data"]["profiles"]["edges"]]
     assert len(nodes) == first
     assert all(n["conversionProbability"] is not None and n["scoreExplanation"] for n in nodes)
     # getMore only fetches the next batch of the same cursor; the queries themselves are counted.
-    return Counter(sent for sent in commands.sent if sent[0] != "getMore" and sent[1] in PER_PROFILE_SOURCES)
+    sent = commands.sent_to(api.db.name)
+    return Counter(s for s in sent if s[0] != "getMore" and s[1] in PER_PROFILE_SOURCES)
 
 
 async def test_a_page_with_every_per_profile_field_costs_the_same_commands_for_20_or_200_profiles(
