@@ -12,6 +12,9 @@ from typing import Generic, TypeVar
 from server.domain.errors import InvalidInput
 
 MAX_PAGE = 500
+# The per-profile fields of a full page read the events of up to MAX_PAGE profiles in one query:
+# on the embedded database that takes seconds, more than one request's usual database budget.
+PAGE_READ_SECONDS = 60.0
 T = TypeVar("T")
 
 

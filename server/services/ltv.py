@@ -26,6 +26,7 @@ from server.domain.ltv import (
     summarize,
 )
 from server.domain.ltv_drivers import Driver, drivers, first_session_events
+from server.domain.paging import PAGE_READ_SECONDS
 from server.services.analytics import ANALYTICS_SECONDS
 from server.services.audit import AuditService
 from server.storage.events import Events
@@ -148,10 +149,11 @@ class LtvService:
         and one read of the latest fit, whatever the number of profiles."""
         at = as_of or self._clock()
         purchases: dict[str, list[Purchase]] = {profile_id: [] for profile_id in profile_ids}
-        async for profile_id, rows in self._events.purchases_of(
-            principal.workspace_id, profile_ids, until=at
-        ):
-            purchases[profile_id] = [Purchase(when, float(revenue)) for when, revenue in rows]
+        with pymongo.timeout(PAGE_READ_SECONDS):
+            async for profile_id, rows in self._events.purchases_of(
+                principal.workspace_id, profile_ids, until=at
+            ):
+                purchases[profile_id] = [Purchase(when, float(revenue)) for when, revenue in rows]
         stored = await self._fits.latest(principal.workspace_id, KIND)
         bg = BgNbdFit(**stored["bgnbd"]) if stored and stored.get("bgnbd") else None
         gg = GammaGammaFit(**stored["gamma_gamma"]) if stored and stored.get("gamma_gamma") else None

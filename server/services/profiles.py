@@ -5,12 +5,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import pymongo
+
 from privacy.consent import PurposeState, is_granted
 from privacy.purposes import Purpose
 from server.domain.access import Principal
 from server.domain.affinity import top_affinities
 from server.domain.errors import Forbidden, InvalidInput
-from server.domain.paging import MAX_PAGE, Page, cursor_time, page_of, page_request
+from server.domain.paging import MAX_PAGE, PAGE_READ_SECONDS, Page, cursor_time, page_of, page_request
 from server.domain.profile import Profile
 from server.domain.scoring import (
     ScoredEvent,
@@ -241,9 +243,9 @@ class ProfileService:
         if shown:
             # Older events weigh less than 2^-20 of their value: they cannot change what is shown.
             since = now - 20 * workspace.half_life
-            for profile_id, at, name, value, reached in await self._events.personalization_events(
-                principal.workspace_id, shown, since=since
-            ):
+            with pymongo.timeout(PAGE_READ_SECONDS):
+                found = await self._events.personalization_events(principal.workspace_id, shown, since=since)
+            for profile_id, at, name, value, reached in found:
                 events[profile_id].append(ScoredEvent(at=at, name=name, value=value, phase=reached))
         return {
             p.id: explain(events[p.id], now, workspace.half_life) if p.id in events else None

@@ -8,6 +8,7 @@ from datetime import datetime
 import pymongo
 
 from server.domain.access import Principal
+from server.domain.paging import PAGE_READ_SECONDS
 from server.domain.propensity import (
     NotEnoughJourneys,
     PropensityModel,
@@ -74,9 +75,11 @@ class PropensityService:
         workspace = await self._workspaces.get(principal.workspace_id)
         now = self._clock()
         result: dict[str, float | None] = dict.fromkeys(profile_ids)
-        async for profile_id, rows in self._events.activity_of(
-            principal.workspace_id, profile_ids, until=now
-        ):
+        with pymongo.timeout(PAGE_READ_SECONDS):
+            activity = [
+                row async for row in self._events.activity_of(principal.workspace_id, profile_ids, until=now)
+            ]
+        for profile_id, rows in activity:
             touchpoints = _touchpoints(rows)
             current = {id(e) for e in open_journey([t.event for t in touchpoints], now)}
             journey = [t for t in touchpoints if id(t.event) in current]
