@@ -3,7 +3,7 @@
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TypeAlias
 
@@ -17,9 +17,16 @@ class ConsentEntry:
     granted: bool
     source: ConsentSource
     policy_version: str | None
-    at: datetime
+    at: datetime  # when it was recorded: the chain is in this order
     prev_hash: str
     hash: str
+    # When the decision took effect (a timestamped or back-filled event's own time). None: recorded
+    # before effective times existed, so it took effect when it was recorded (and is hashed without it).
+    effective_at: datetime | None = None
+
+    @property
+    def effective(self) -> datetime:
+        return self.effective_at or self.at
 
 
 @dataclass(frozen=True)
@@ -42,16 +49,23 @@ def ledger_entry(
     policy_version: str | None,
     at: datetime,
     prev_hash: str | None,
+    effective_at: datetime | None = None,
 ) -> ConsentEntry:
-    """An entry whose hash is SHA-256 over its canonical JSON, including the previous hash ("" first)."""
+    """An entry whose hash is SHA-256 over its canonical JSON, including the previous hash ("" first)
+    and, when given, the time the decision took effect."""
+    at = _stored_time(at)
+    effective = None if effective_at is None else _stored_time(effective_at)
+    prev = prev_hash or ""
+    entry = ConsentEntry(profile_id, purpose, granted, source, policy_version, at, prev, "", effective)
+    return replace(entry, hash=_entry_digest(entry))
+
+
+def _stored_time(at: datetime) -> datetime:
     if at.utcoffset() is None:
         raise ValueError("a consent decision needs a time-zone-aware time")
     # MongoDB keeps UTC milliseconds: hash exactly what will be read back, so the chain verifies.
     at = at.astimezone(UTC)
-    at = at.replace(microsecond=at.microsecond // 1000 * 1000)
-    prev = prev_hash or ""
-    digest = _digest(profile_id, purpose, granted, source, policy_version, at, prev)
-    return ConsentEntry(profile_id, purpose, granted, source, policy_version, at, prev, digest)
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
 
 
 def verify_chain(entries: Sequence[ConsentEntry], *, truncated: bool = False) -> int | None:
@@ -65,8 +79,7 @@ def verify_chain(entries: Sequence[ConsentEntry], *, truncated: bool = False) ->
         if (
             entry.prev_hash != previous
             or entry.profile_id != entries[0].profile_id
-            or entry.at.utcoffset() is None
-            or entry.at.microsecond % 1000
+            or not all(_is_stored_time(t) for t in (entry.at, entry.effective))
             or entry.hash != _entry_digest(entry)
         ):
             return index
@@ -74,17 +87,30 @@ def verify_chain(entries: Sequence[ConsentEntry], *, truncated: bool = False) ->
     return None
 
 
+def _is_stored_time(at: datetime) -> bool:
+    return at.utcoffset() is not None and at.microsecond % 1000 == 0
+
+
 def apply_entry(state: ConsentState, entry: ConsentEntry) -> dict[Purpose, PurposeState]:
-    """The state after one more decision: the entry replaces whatever its purpose held."""
-    return {**state, entry.purpose: PurposeState(entry.granted, entry.source, entry.at)}
+    """The state after one more decision, by the time it took effect: a newer decision replaces its
+    purpose's state; an older one of the same value moves `at` (held since) back; an older contrary
+    one is history only. A PurposeState's `at` is when its value took effect."""
+    current = state.get(entry.purpose)
+    effective = entry.effective
+    if current is not None:
+        if current.granted == entry.granted and effective >= current.at:
+            return dict(state)
+        if current.granted != entry.granted and effective < current.at:
+            return dict(state)
+    return {**state, entry.purpose: PurposeState(entry.granted, entry.source, effective)}
 
 
 def state_at(entries: Iterable[ConsentEntry], at: datetime) -> dict[Purpose, PurposeState]:
-    """The state at `at`: the entries made at or before it, replayed in append order."""
+    """The state at `at`: the decisions in effect by then, replayed in the order they took effect
+    (append order among equal times)."""
     state: dict[Purpose, PurposeState] = {}
-    for entry in entries:
-        if entry.at <= at:
-            state = apply_entry(state, entry)
+    for entry in sorted((e for e in entries if e.effective <= at), key=lambda e: e.effective):
+        state = apply_entry(state, entry)
     return state
 
 
@@ -132,15 +158,56 @@ def combine_most_restrictive(a: ConsentState, b: ConsentState) -> dict[Purpose, 
     return combined
 
 
-def changes(state: ConsentState, decisions: Iterable[Decision]) -> list[Decision]:
-    """The decisions that differ from the state, or from an earlier decision in the same list."""
+def changes(
+    state: ConsentState, decisions: Iterable[Decision], effective_at: datetime | None = None
+) -> list[Decision]:
+    """The decisions worth recording: those that differ from the state (or from an earlier decision
+    in the same list), and, with `effective_at`, those older than the state they meet (history that
+    a past-moment query must be able to answer)."""
     current = {purpose: s.granted for purpose, s in state.items()}
+    since = {purpose: s.at for purpose, s in state.items()}
     result: list[Decision] = []
     for purpose, granted, source in decisions:
-        if current.get(purpose) != granted:
+        older = effective_at is not None and purpose in since and effective_at < since[purpose]
+        if older and all((p, g) != (purpose, granted) for p, g, _ in result):
+            result.append((purpose, granted, source))
+        elif not older and current.get(purpose) != granted:
             result.append((purpose, granted, source))
             current[purpose] = granted
     return result
+
+
+def chained(
+    state: ConsentState,
+    head: tuple[int, str],
+    decisions: Iterable[Decision],
+    *,
+    profile_id: str,
+    policy_version: str | None,
+    effective_at: datetime,
+    recorded_at: datetime,
+) -> tuple[dict[Purpose, PurposeState], tuple[int, str], list[tuple[int, ConsentEntry]]]:
+    """Record decisions: the state after them, the chain's new (seq, hash) head, and the (seq, entry)
+    pairs to append; each entry links to the one before it, so the chain cannot be forked or edited."""
+    current = dict(state)
+    seq, last = head
+    appended: list[tuple[int, ConsentEntry]] = []
+    for purpose, granted, source in changes(current, decisions, effective_at):
+        seq += 1
+        entry = ledger_entry(
+            profile_id=profile_id,
+            purpose=purpose,
+            granted=granted,
+            source=source,
+            policy_version=policy_version,
+            at=recorded_at,
+            prev_hash=last or None,
+            effective_at=effective_at,
+        )
+        appended.append((seq, entry))
+        current = apply_entry(current, entry)
+        last = entry.hash
+    return current, (seq, last), appended
 
 
 def _purpose(key: str) -> Purpose | None:
@@ -164,6 +231,7 @@ def _entry_digest(entry: ConsentEntry) -> str:
         entry.policy_version,
         entry.at,
         entry.prev_hash,
+        entry.effective_at,
     )
 
 
@@ -175,18 +243,24 @@ def _digest(
     policy_version: str | None,
     at: datetime,
     prev_hash: str,
+    effective_at: datetime | None,
 ) -> str:
     # This exact text is what stored ledgers were hashed over: changing it breaks every chain.
-    canonical = json.dumps(
-        {
-            "profile_id": profile_id,
-            "purpose": purpose.value,
-            "granted": granted,
-            "source": source.value,
-            "policy_version": policy_version,
-            "at": at.astimezone(UTC).isoformat(timespec="milliseconds"),
-            "prev_hash": prev_hash,
-        },
-        sort_keys=True,
-    )
+    # Entries with an effective time add it under "effective_at"; older entries never had the key.
+    fields: dict[str, object] = {
+        "profile_id": profile_id,
+        "purpose": purpose.value,
+        "granted": granted,
+        "source": source.value,
+        "policy_version": policy_version,
+        "at": _iso(at),
+        "prev_hash": prev_hash,
+    }
+    if effective_at is not None:
+        fields["effective_at"] = _iso(effective_at)
+    canonical = json.dumps(fields, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="milliseconds")

@@ -37,16 +37,18 @@ def overdue(status: DsrStatus, due: datetime, now: datetime) -> bool:
 
 
 class Step(StrEnum):
-    """Erasure in an order that is safe to stop anywhere and run again from the start:
-    suppression first (nothing new is collected meanwhile), the data keys next (every copy of the
-    personal fields becomes unreadable at once), then the rows, then the audit trail's ids."""
+    """Erasure in an order that is safe to stop anywhere and run again from the start: first, in
+    one transaction that conflicts with any batch in flight for the same customer, every identifier
+    is suppressed, the data keys are deleted (every copy of the personal fields becomes unreadable)
+    and the profiles are deleted; nothing of the customer can be stored after it. Then the rows that
+    hang off the profiles, in bounded chunks; then what other records say about them."""
 
     SUPPRESS = "suppress"
-    SHRED_KEYS = "data_keys"
     EVENTS = "events"
+    RECEIPTS = "receipts"
     CONSENT = "consent_ledger"
     MERGES = "merges"
-    PROFILES = "profiles"
+    DERIVED = "derived"  # webhook deliveries, other requests' profile ids
     AUDIT = "audit_log"
 
 

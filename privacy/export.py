@@ -37,6 +37,7 @@ EXPORT_SCHEMA: Mapping[str, Any] = {
                 "properties": {
                     "id": {"type": "string"},
                     "userId": {"type": ["string", "null"]},
+                    "userAliases": {"type": "array", "items": {"type": "string"}},
                     "anonymousIds": {"type": "array", "items": {"type": "string"}},
                     "mergedInto": {"type": ["string", "null"]},
                     "traits": {"type": "object", "description": "all traits, personal ones decrypted"},
@@ -56,7 +57,17 @@ EXPORT_SCHEMA: Mapping[str, Any] = {
                     "granted": {"type": "boolean"},
                     "source": {"type": "string"},
                     "policyVersion": {"type": ["string", "null"]},
-                    "at": {"type": "string", "format": "date-time"},
+                    "at": {
+                        "type": "string",
+                        "format": "date-time",
+                        "description": "when the decision took effect",
+                    },
+                    "recordedAt": {"type": "string", "format": "date-time"},
+                    "prevHash": {"type": "string", "description": "the entry before it ('' first)"},
+                    "hash": {
+                        "type": "string",
+                        "description": "SHA-256 of the entry's canonical JSON (README: the consent ledger)",
+                    },
                 },
             },
         },

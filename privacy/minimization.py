@@ -19,18 +19,25 @@ _MAX_URL = 8_192
 
 # What people type between the digits of a phone or card number (line breaks excluded on purpose:
 # numbers on separate lines are separate numbers).
-_SEP = r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000\-\u2010-\u2015\u2212.()/]"
+_SEP = r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000\-\u2010-\u2015\u2212.()/_]"
+# The at sign as people (and their keyboards and URL encoders) write it: @, fullwidth, small, %40.
+_AT = r"(?:[@\uff20\ufe6b]|%40)"
 # Characters that end an address as it is written in running text.
-_DELIMITERS = r"\s@<>()/\[\]{}:;,\"`|\\"
+_DELIMITERS = r"\s@\uff20\ufe6b<>()/\[\]{}:;,\"`|\\"
 _PII = re.compile(
     # An e-mail address: a whole token around an @. No dot is required (generous). The look-behind
     # starts a match only at a token boundary, which keeps the scan linear in the text length.
-    rf"(?<![^{_DELIMITERS}])[^{_DELIMITERS}]+@[^{_DELIMITERS}/?#&=]+"
+    rf"(?<![^{_DELIMITERS}])[^{_DELIMITERS}]+{_AT}[^{_DELIMITERS}/?#&=]+"
     # An international number: + and at least six digits.
     rf"|\+{_SEP}{{0,3}}\d(?:{_SEP}{{0,3}}\d){{5,}}"
     # Seven or more digits with separators: national phone numbers, and card numbers (13–19
     # digits) with them. Separators and digits are disjoint, so there is nothing to backtrack into.
     rf"|\(?\d(?:{_SEP}{{0,3}}\d){{6,}}"
+)
+# A run of hex digits and colons that may be an IPv6 address; ipaddress decides (times such as
+# 10:30:00 are not addresses and stay).
+_IPV6_CANDIDATE = re.compile(
+    r"(?<![0-9A-Fa-f:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.\d+){0,3}(?![0-9A-Fa-f:])"
 )
 _URL_VALUE = re.compile(r"(?i:https?)://\S+")
 _HOST = re.compile(r"[\w-]+(?:\.[\w-]+)*\.?")
@@ -58,10 +65,25 @@ def strip_url(url: str) -> str | None:
 
 
 def scrub_text(text: str) -> tuple[str, int]:
-    """Each e-mail address, phone number and card-like number becomes [removed]; and how many did."""
+    """Each e-mail address, phone number, card-like number and IP address becomes [removed]; and how
+    many did."""
     if len(text) > MAX_TEXT:
         text = _cut(text, MAX_TEXT)
-    return _PII.subn(REMOVED, text)
+    text, count = _PII.subn(REMOVED, text)
+    if text.count(":") < 2:
+        return text, count
+    removed = 0
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal removed
+        try:
+            ipaddress.IPv6Address(match.group())
+        except ValueError:
+            return match.group()
+        removed += 1
+        return REMOVED
+
+    return _IPV6_CANDIDATE.sub(replace, text), count + removed
 
 
 def minimize_properties(

@@ -3,6 +3,7 @@ embedded database child, when used) and builds the services."""
 
 import asyncio
 import contextlib
+import functools
 import gc
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -15,10 +16,10 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from server.domain.errors import Unavailable
 from server.domain.workspace import DEFAULT_WORKSPACE
 from server.graphql.errors import coded
-from server.graphql.rate_limit import RateLimiter
 from server.graphql.schema import build_schema
 from server.graphql.view import GranularGraphQL
 from server.http import exports, segment
+from server.http.admission import Admission
 from server.http.cors import WorkspaceCors
 from server.http.dashboard import Dashboard
 from server.http.health import healthz, metrics, readyz
@@ -26,12 +27,18 @@ from server.http.limits import BodyLimit
 from server.http.observability import RequestMetrics
 from server.http.preferences import Preferences
 from server.http.problems import database_unavailable
+from server.http.unexpected import UnexpectedErrors
 from server.services import Services
+from server.services.background import supervise
+from server.services.capacity import Capacity
+from server.services.rate_limit import RateLimiter
 from server.settings import Settings
 from server.storage.client import connect
 from server.storage.embedded import database_uri
 from server.storage.indexes import ensure_indexes
 from server.storage.keyfile import load_or_create
+
+CLOSE_SECONDS = 2.0
 
 
 class SelfTestFailed(RuntimeError):
@@ -81,13 +88,17 @@ def tuned_collector() -> Iterator[None]:
 def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -> Starlette:
     """The ASGI app; `announce` receives the operator-facing lines printed at start-up."""
     production = settings.production
+    # One limiter for GraphQL and Segment's routes: a key's budget is per operation, wherever it arrives.
+    rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     graphql = GranularGraphQL(
         build_schema(production=production),
         graphql_ide=None if production else "graphiql",
         allow_queries_via_get=not production,
-        rate_limiter=RateLimiter(settings.rate_limit_per_minute),
+        rate_limiter=rate_limiter,
         hide_suggestions=production,
     )
+
+    capacity = Capacity(settings.max_in_flight)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -96,11 +107,17 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -
         configured = settings.mongodb_uri.get_secret_value() if settings.mongodb_uri else None
         database = database_uri(configured, settings.data_dir)
         uri = await anyio.to_thread.run_sync(database.__enter__)
-        client = connect(uri, timeout_ms=settings.db_timeout_ms)
+        client = connect(uri, timeout_ms=settings.db_timeout_ms, pool_size=settings.db_pool_size)
         try:
             db = client[settings.database]
             await ensure_indexes(db)
-            services = Services.build(db, load_or_create(settings.key_path))
+            services = Services.build(
+                db,
+                load_or_create(settings.key_path),
+                capacity=capacity,
+                subscriptions_per_key=settings.subscriptions_per_key,
+            )
+            await services.migrations.run_pending()
             if settings.bootstrap_admin_key is not None:
                 await services.keys.ensure_bootstrap(
                     workspace_id=DEFAULT_WORKSPACE,
@@ -112,10 +129,10 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -
                 )
             app.state.services = services
             background = [
-                asyncio.create_task(run_forever(interval))
-                for interval, run_forever in (
-                    (settings.trigger_interval_seconds, services.triggers.run_forever),
-                    (settings.retention_sweep_seconds, services.retention.run_forever),
+                asyncio.create_task(supervise(name, functools.partial(run_forever, interval)))
+                for name, interval, run_forever in (
+                    ("triggers", settings.trigger_interval_seconds, services.triggers.run_forever),
+                    ("retention", settings.retention_sweep_seconds, services.retention.run_forever),
                 )
                 if interval > 0
             ]
@@ -128,7 +145,10 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
         finally:
-            await client.close()
+            # Bounded: SIGTERM must end the process even if the driver is stuck on a connection.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CLOSE_SECONDS):
+                    await client.close()
             await anyio.to_thread.run_sync(database.__exit__, None, None, None)
 
     routes = [
@@ -136,23 +156,29 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
         Route("/v1/batch", segment.batch, methods=["POST"]),
-        Route("/v1/exports/{token:str}", exports.download, methods=["GET"]),
+        Route("/v1/b", segment.batch, methods=["POST"]),
+        Route("/v1/m", segment.telemetry, methods=["POST"]),
+        Route("/v1/exports/{token:str}", exports.download, methods=["GET", "HEAD"]),
         Mount("/dashboard", app=Dashboard(), name="dashboard"),
         Mount("/preferences", app=Preferences(settings.cors_origins), name="preferences"),
         Route("/v1/{kind:str}", segment.single, methods=["POST"]),
     ]
+    if settings.public_metrics:
+        routes.append(Route("/metrics", metrics, methods=["GET"]))
     known_paths = frozenset(route.path for route in routes if isinstance(route, Route))
     middleware = [
+        Middleware(UnexpectedErrors),
         Middleware(RequestMetrics, routes=known_paths),
         Middleware(
             WorkspaceCors,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "Content-Encoding"],
+            # X-Retry-Count: Segment's browser library numbers its retries in it.
+            allow_headers=["Authorization", "Content-Type", "Content-Encoding", "X-Retry-Count"],
             allow_credentials=False,
         ),
+        Middleware(Admission, capacity=capacity),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
     ]
     app = Starlette(
@@ -161,6 +187,13 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -
         lifespan=lifespan,
         exception_handlers={ConnectionFailure: database_unavailable, Unavailable: database_unavailable},
     )
+    app.state.capacity = capacity
     app.state.max_body_bytes = settings.max_body_bytes
+    app.state.rate_limiter = rate_limiter
     app.state.cors_origins = frozenset(settings.cors_origins)
     return app
+
+
+def create_metrics_app() -> Starlette:
+    """/metrics alone, for the private listener on GRANULAR_METRICS_PORT."""
+    return Starlette(routes=[Route("/metrics", metrics, methods=["GET"])])

@@ -6,7 +6,8 @@ import errno
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,6 +51,38 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
+# SIGTERM: requests in flight get this long to finish, then they are cancelled and the server
+# stops (the lifespan's shutdown and the embedded database's stop follow): within 10 s in all.
+GRACEFUL_SHUTDOWN_SECONDS = 3
+
+
+def _metrics_listener(settings: Settings) -> Callable[[], None]:
+    """/metrics on its own listener (GRANULAR_METRICS_PORT), in a thread; returns its stop."""
+    import uvicorn
+
+    from server.app import create_metrics_app
+
+    assert settings.metrics_port is not None
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_metrics_app(),
+            host=settings.metrics_host,
+            port=settings.metrics_port,
+            log_level="warning",
+            access_log=False,
+        )
+    )
+    # Not the main thread: uvicorn leaves the signal handlers to the API's server.
+    thread = threading.Thread(target=server.run, name="metrics", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(GRACEFUL_SHUTDOWN_SECONDS)
+
+    return stop
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -66,15 +99,21 @@ def serve(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"mongodb_uri": SecretStr(uri)})
         base = f"http://{settings.host}:{settings.port}"
         print(f"Granular on {base}/graphql" + ("" if settings.production else f" (GraphiQL: {base}/graphql)"))
-        uvicorn.run(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            loop="uvloop",
-            http="httptools",
-            log_level="warning",
-            access_log=False,  # access logs would carry ids; metrics cover traffic
-        )
+        stop_metrics = _metrics_listener(settings) if settings.metrics_port is not None else None
+        try:
+            uvicorn.run(
+                create_app(settings),
+                host=settings.host,
+                port=settings.port,
+                loop="uvloop",
+                http="httptools",
+                log_level="warning",
+                access_log=False,  # access logs would carry ids; metrics cover traffic
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            )
+        finally:
+            if stop_metrics is not None:
+                stop_metrics()
     return 0
 
 

@@ -24,10 +24,20 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=6_000, ge=1)
     trigger_interval_seconds: float = Field(default=30.0, ge=0)  # 0 turns the evaluator off
     retention_sweep_seconds: float = Field(default=3600.0, ge=0)  # 0 turns the sweep off
+    db_pool_size: int = Field(default=100, ge=1)
+    max_in_flight: int = Field(default=64, ge=1)
+    subscriptions_per_key: int = Field(default=100, ge=1)
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
 
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def public_metrics(self) -> bool:
+        """/metrics on the API's own listener: only in development without a metrics port."""
+        return not self.production and self.metrics_port is None
 
     @property
     def key_path(self) -> Path:

@@ -220,3 +220,26 @@ def test_demo_fills_a_workspace_through_ingest_and_prints_a_key(tmp_path: Path) 
     assert "Demo shop: 30 customers over 90 days (seed 7)." in result.stdout
     assert "rejected 0" in result.stdout
     assert "ADMIN key to look at it with (shown once): gr_" in result.stdout
+
+
+def test_sigterm_ends_the_server_with_requests_in_flight(served: Served) -> None:
+    served.wait_ready()
+    held = []
+    for _ in range(3):  # admitted requests still sending their bodies: they would wait forever
+        sock = socket.create_connection(("127.0.0.1", served.port))
+        sock.sendall(
+            b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + KEY.encode() + b'\r\nContent-Length: 100\r\n\r\n{"query":'
+        )
+        held.append(sock)
+    time.sleep(0.5)
+    started = time.monotonic()
+    served.process.send_signal(signal.SIGTERM)
+    try:
+        code = served.process.wait(10)
+    finally:
+        for sock in held:
+            sock.close()
+    print(f"stopped {time.monotonic() - started:.1f} s after SIGTERM")
+    assert code == 0
+    assert _wait_gone(served.data_dir) == []

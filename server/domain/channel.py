@@ -3,10 +3,16 @@
 Precedence: an explicit `context.channel` naming a Channel; then `context.campaign` medium/source; then
 the page URL's utm_medium/utm_source; then the referrer's host; else direct. Mediums follow the
 GA/Segment conventions.
+
+An explicit channel outside the built-in list is a custom channel, kept under its slug (`channel_name`).
+A workspace keeps at most MAX_CUSTOM_CHANNELS of them; the rest, and names without one usable
+character, are stored as FALLBACK_CHANNEL (`admit_channels`).
 """
 
 import re
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import parse_qsl, urlsplit
 
@@ -184,3 +190,73 @@ def derive_channel(
     if _is_social(host):
         return Channel.ORGANIC_SOCIAL
     return Channel.REFERRAL
+
+
+MAX_CUSTOM_CHANNELS = 100
+MAX_SLUG_LENGTH = 40
+# Where custom channels go that a workspace cannot keep under their own name.
+FALLBACK_CHANNEL = "other_custom"
+BUILT_IN = frozenset(channel.value for channel in Channel)
+_NOT_SLUG = re.compile(r"[^a-z0-9_-]+")
+
+
+def channel_slug(name: str) -> str:
+    """A custom channel's name as stored: accents dropped (NFKD), other non-ASCII dropped, lower-case,
+    each run of characters outside [a-z0-9_-] made one "_", "_" and "-" trimmed from both ends, cut to
+    MAX_SLUG_LENGTH characters (and trimmed again). Empty when nothing usable is left."""
+    ascii_only = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    slug = _NOT_SLUG.sub("_", ascii_only).strip("_-")
+    return slug[:MAX_SLUG_LENGTH].rstrip("_-")
+
+
+def channel_name(
+    *,
+    explicit: str | None,
+    campaign: Mapping[str, object] | None,
+    url: str | None,
+    referrer: str | None,
+    own_hosts: frozenset[str] = frozenset(),
+) -> str:
+    """derive_channel's channel, except that an explicit channel outside the built-in list is kept as a
+    custom channel: its slug, or FALLBACK_CHANNEL when it has no usable character (a placeholder such
+    as "(none)" counts as no channel given)."""
+    if _explicit(explicit) is None and _normal(explicit):
+        return channel_slug(explicit or "") or FALLBACK_CHANNEL
+    return derive_channel(
+        explicit=explicit, campaign=campaign, url=url, referrer=referrer, own_hosts=own_hosts
+    ).value
+
+
+def is_custom(name: str) -> bool:
+    return name not in BUILT_IN and name != FALLBACK_CHANNEL
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What a batch's channels become in a workspace."""
+
+    names: Mapping[str, str]  # each channel name given → the name its events are stored under
+    added: tuple[str, ...]  # custom channels new to the workspace, in order of first appearance
+    fallback_events: int  # events stored under FALLBACK_CHANNEL
+
+
+def admit_channels(
+    channels: Sequence[str], known: frozenset[str], cap: int = MAX_CUSTOM_CHANNELS
+) -> Admission:
+    """Per event's channel: a built-in one and a custom one the workspace knows stay; a new custom one
+    is added while the workspace has fewer than `cap` (first come, first kept); any other custom one
+    becomes FALLBACK_CHANNEL. `known` is the workspace's set of custom channels."""
+    names: dict[str, str] = {}
+    added: list[str] = []
+    fallback_events = 0
+    for channel in channels:
+        if channel not in names:
+            if not is_custom(channel) or channel in known:
+                names[channel] = channel
+            elif len(known) + len(added) < cap:
+                names[channel] = channel
+                added.append(channel)
+            else:
+                names[channel] = FALLBACK_CHANNEL
+        fallback_events += names[channel] == FALLBACK_CHANNEL
+    return Admission(names=names, added=tuple(added), fallback_events=fallback_events)

@@ -28,6 +28,7 @@ class Resolution:
     add_user_id: str | None = None
     add_anonymous_id: str | None = None
     rule: str = ""
+    add_alias: str | None = None  # a further user id for the target (alias to an identified profile)
 
 
 def resolve(
@@ -37,10 +38,14 @@ def resolve(
     by_user: Known | None,
     by_anonymous: Known | None,
     may_merge_identified: bool,
+    second_is_user: bool = False,
 ) -> Resolution:
     """Find the message's profile: link an anonymous id to its user; merge an anonymous profile into
     the identified one; merge two identified profiles only for keys that may (a browser key must not
-    be able to join two customers' histories)."""
+    be able to join two customers' histories). `second_is_user`: the second id is another customer's
+    user id (an alias whose previousId is a user id), which only such keys may join to this one."""
+    if second_is_user and by_anonymous is not None:
+        return _alias_to_user(user_id, by_user, by_anonymous, may_merge_identified)
     if by_user is None and by_anonymous is None:
         return Resolution(
             Outcome.CREATE, None, add_user_id=user_id, add_anonymous_id=anonymous_id, rule="new"
@@ -75,3 +80,19 @@ def resolve(
             rule="identified_into_identified",
         )
     return Resolution(Outcome.REFUSED_MERGE, by_user.id, rule="identified_merge_needs_server_key")
+
+
+def _alias_to_user(
+    user_id: str | None, by_user: Known | None, previous: Known, may_merge_identified: bool
+) -> Resolution:
+    """alias(userId, previousId = an identified customer's user id)."""
+    if by_user is not None and by_user.id == previous.id:
+        return Resolution(Outcome.EXISTING, previous.id)
+    if not may_merge_identified:
+        refused = "identified_alias_needs_server_key"
+        if by_user is None:
+            return Resolution(Outcome.REFUSED_MERGE, None, add_user_id=user_id, rule=refused)
+        return Resolution(Outcome.REFUSED_MERGE, by_user.id, rule=refused)
+    if by_user is None:
+        return Resolution(Outcome.LINK, previous.id, add_alias=user_id, rule="user_alias")
+    return Resolution(Outcome.MERGE, by_user.id, loser=previous.id, rule="identified_into_identified")

@@ -20,11 +20,15 @@ class Trigger:
     reached: Phase
     within: timedelta
     url: str
+    # Only journeys active at or after this moment are considered: a new rule does not fire for
+    # journeys that went quiet before it existed. None: every journey (rules stored before `since`).
+    since: datetime | None = None
 
 
 def due(trigger: Trigger, state: ScoreState, now: datetime) -> str | None:
-    """The open journey's key when it reached the trigger's phase (but not ACTION) and has been quiet
-    for `within`; None otherwise. The key makes firing once per journey checkable."""
+    """The open journey's key when it reached the trigger's phase (but not ACTION), was active at or
+    after the trigger's `since` and has been quiet for `within`; None otherwise. The key makes firing
+    once per journey checkable."""
     if state.journey_closed or state.journey_started_at is None or state.journey_last_at is None:
         return None
     if (
@@ -32,6 +36,8 @@ def due(trigger: Trigger, state: ScoreState, now: datetime) -> str | None:
         or state.journey_phase < trigger.reached
         or state.journey_phase is Phase.ACTION
     ):
+        return None
+    if trigger.since is not None and state.journey_last_at < trigger.since:
         return None
     quiet = now - state.journey_last_at
     if quiet < trigger.within or quiet > JOURNEY_IDLE:

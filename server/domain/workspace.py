@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from types import MappingProxyType
 
+from privacy.classification import is_region
 from privacy.purposes import ConsentMode
 from server.domain.retention import Retention
 
@@ -29,6 +30,11 @@ class WorkspaceSettings:
     allowed_origins: frozenset[str] = field(default_factory=frozenset)
     # Days kept per data kind, only the kinds the workspace chose (the rest keep DEFAULT_DAYS).
     retention: Retention = field(default_factory=lambda: MappingProxyType({}))
+    # Anonymous ids (devices, cookies) plus merged user ids one profile may hold; a message that would
+    # add more is refused (TOO_MANY_IDENTIFIERS), so no profile can grow without bound.
+    max_identifiers: int = 100
+    # ISO 3166 region of phone numbers written without a country code ("020 7946 0958" in "GB").
+    phone_region: str | None = None
 
 
 # An exact browser origin: no wildcard, path or credentials, so "*" can never be configured.
@@ -40,6 +46,9 @@ def is_origin(value: str) -> bool:
     could add a directive where origins are written into a header."""
     return _ORIGIN.fullmatch(value) is not None
 
+
+# The largest identifier cap a workspace may choose: a profile at the cap stays far below 16 MB.
+MAX_IDENTIFIERS = 1000
 
 PAID_CHANNELS = ("paid_search", "paid_social", "affiliate")
 
@@ -53,6 +62,10 @@ def validate(settings: WorkspaceSettings) -> list[tuple[str, str]]:
         problems.append(("minReportProfiles", "OUT_OF_RANGE"))
     if len(settings.pii_traits) > 100 or len(settings.own_hosts) > 100:
         problems.append(("piiTraits" if len(settings.pii_traits) > 100 else "ownHosts", "TOO_MANY_ITEMS"))
+    if not 1 <= settings.max_identifiers <= MAX_IDENTIFIERS:
+        problems.append(("maxIdentifiers", "OUT_OF_RANGE"))
+    if settings.phone_region is not None and not is_region(settings.phone_region):
+        problems.append(("phoneRegion", "INVALID_REGION"))
     if len(settings.allowed_origins) > 100:
         problems.append(("allowedOrigins", "TOO_MANY_ITEMS"))
     elif not all(is_origin(origin) for origin in settings.allowed_origins):

@@ -10,8 +10,8 @@ from starlette.responses import Response
 
 from server.domain.access import Principal
 from server.graphql.loaders import Loaders
-from server.graphql.rate_limit import RateLimiter
 from server.services import Services
+from server.services.rate_limit import RateLimiter
 
 
 @dataclass

@@ -12,7 +12,7 @@ from pymongo.errors import (
 )
 from strawberry.extensions import MaskErrors
 
-from server.domain.errors import GranularError, RateLimited, Unavailable
+from server.domain.errors import GranularError, Overloaded, RateLimited, Unavailable
 
 _VALIDATION_CODES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"exceeds maximum operation depth"), "QUERY_TOO_DEEP"),
@@ -63,7 +63,7 @@ def coded(error: GraphQLError, *, hide_suggestions: bool) -> GraphQLError:
         extensions: dict[str, object] = {"code": original.code}
         if original.field is not None:
             extensions["field"] = original.field
-        if isinstance(original, RateLimited | Unavailable):
+        if isinstance(original, RateLimited | Unavailable | Overloaded):
             extensions["retryAfter"] = original.retry_after
         return _with(error, original.message, extensions)
     known = _timeout_or_outage(original)

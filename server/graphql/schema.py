@@ -27,6 +27,7 @@ from server.graphql.mutations.create_api_key import CreateApiKey
 from server.graphql.mutations.create_customer_token import CreateCustomerToken
 from server.graphql.mutations.define_event import DefineEvent
 from server.graphql.mutations.define_trigger import DefineTrigger
+from server.graphql.mutations.delete_trigger import DeleteTrigger
 from server.graphql.mutations.fit_models import FitModels
 from server.graphql.mutations.identify import Identify
 from server.graphql.mutations.opt_out import OptOut
@@ -40,10 +41,12 @@ from server.graphql.mutations.set_consent import SetConsent
 from server.graphql.mutations.set_my_consent import SetMyConsent
 from server.graphql.mutations.set_retention import SetRetention
 from server.graphql.mutations.track_events import TrackEvents
+from server.graphql.mutations.update_trigger import UpdateTrigger
 from server.graphql.mutations.update_workspace_settings import UpdateWorkspaceSettings
 from server.graphql.operation_metrics import OperationMetrics
 from server.graphql.queries.api_keys import ApiKeyQueries
 from server.graphql.queries.attribution import AttributionQueries
+from server.graphql.queries.channels import ChannelQueries
 from server.graphql.queries.compliance import ComplianceQueries
 from server.graphql.queries.funnel import FunnelQueries
 from server.graphql.queries.ltv import LtvQueries
@@ -74,6 +77,7 @@ QUERY_AREAS: tuple[type, ...] = (
     TriggerQueries,
     MeQueries,
     RetentionQueries,
+    ChannelQueries,
 )
 MUTATIONS: tuple[type, ...] = (
     TrackEvents,
@@ -81,6 +85,8 @@ MUTATIONS: tuple[type, ...] = (
     SetConsent,
     DefineEvent,
     DefineTrigger,
+    UpdateTrigger,
+    DeleteTrigger,
     FitModels,
     RequestErasure,
     RequestExport,

@@ -16,13 +16,14 @@ from server.domain.access import Principal, Role
 from server.domain.errors import GranularError
 from server.graphql.context import Context
 from server.graphql.errors import coded
-from server.graphql.rate_limit import RateLimiter
 from server.http.auth import authenticate, principal_for
+from server.http.body import decode
 from server.http.problems import from_error
 from server.services import Services
+from server.services.rate_limit import RateLimiter
 
 _NOBODY = Principal(workspace_id="", role=Role.INGEST, key_id="")
-_STATUS = {"DB_UNAVAILABLE": 503, "RATE_LIMITED": 429, "TOO_MANY_EVENTS": 413}
+_STATUS = {"DB_UNAVAILABLE": 503, "OVERLOADED": 503, "RATE_LIMITED": 429, "TOO_MANY_EVENTS": 413}
 
 
 class GranularGraphQL(GraphQL[Context, None]):
@@ -57,6 +58,10 @@ class GranularGraphQL(GraphQL[Context, None]):
             scope.setdefault("state", {})["principal"] = principal
         await super().__call__(scope, receive, send)
 
+    def decode_json(self, data: str | bytes) -> object:
+        """Any nesting depth decodes: a value too deep becomes a marker the write path refuses by index."""
+        return decode(data)
+
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         services: Services = request.app.state.services
         # A WebSocket authenticates in connection_init (on_ws_connect); until then it may do nothing.
@@ -84,7 +89,7 @@ class GranularGraphQL(GraphQL[Context, None]):
                 code = (error.get("extensions") or {}).get("code")
                 if code in _STATUS:
                     response.status_code = _STATUS[code]
-                    if code in ("DB_UNAVAILABLE", "RATE_LIMITED"):
+                    if code in ("DB_UNAVAILABLE", "OVERLOADED", "RATE_LIMITED"):
                         retry = (error.get("extensions") or {}).get("retryAfter", 5)
                         response.headers["Retry-After"] = str(retry)
                     break

@@ -1,5 +1,5 @@
-"""Who is calling: an API key (Bearer, or Segment-style as HTTP Basic user name) or a customer token
-(Bearer only). Credentials in URLs are never read."""
+"""Who is calling: an API key (Bearer, or Segment-style as HTTP Basic user name, or on Segment's routes
+the body's `writeKey`) or a customer token (Bearer only). Credentials in URLs are never read."""
 
 import base64
 import binascii
@@ -12,9 +12,13 @@ from server.services import Services
 from server.services.customer_tokens import looks_like_token
 
 
-def presented_secret(connection: HTTPConnection) -> str | None:
-    """The credential in the Authorization header."""
-    header = connection.headers.get("authorization", "")
+def presented_secret(connection: HTTPConnection, body_key: str | None = None) -> str | None:
+    """The credential in the Authorization header (Basic's user name, or Bearer's value); without the
+    header, `body_key` (Segment's body `writeKey`). A body key never overrides a header, not even a
+    malformed one."""
+    header = connection.headers.get("authorization")
+    if header is None:
+        return body_key or None
     scheme, _, value = header.partition(" ")
     value = value.strip()
     if scheme.lower() == "bearer" and value:
@@ -39,20 +43,28 @@ async def principal_for(credential: str, services: Services) -> Principal:
     return principal
 
 
-async def authenticate(connection: HTTPConnection, services: Services) -> Principal:
-    """The caller; a customer token from a browser must also come from an origin its workspace allows."""
-    credential = presented_secret(connection)
+async def authenticate(
+    connection: HTTPConnection,
+    services: Services,
+    *,
+    body_key: str | None = None,
+    keys_from_browsers: bool = False,
+) -> Principal:
+    """The caller. A request from a browser (it carries `Origin`) must come from an origin the
+    caller's workspace allows: always for a customer token, and for API keys where
+    `keys_from_browsers` (Segment's routes, where pages use the INGEST key)."""
+    credential = presented_secret(connection, body_key)
     if credential is None:
         raise Unauthenticated("A valid API key or customer token is required.")
     principal = await principal_for(credential, services)
     origin = connection.headers.get("origin")
     if (
-        principal.customer is not None
+        (principal.customer is not None or keys_from_browsers)
         and origin is not None
         and not await _origin_allowed(connection, services, principal, origin)
     ):
         raise Forbidden(
-            "This page's origin may not use the workspace's customer tokens.", code="ORIGIN_NOT_ALLOWED"
+            "This page's origin is not in the workspace's `allowedOrigins`.", code="ORIGIN_NOT_ALLOWED"
         )
     return principal
 

@@ -8,6 +8,14 @@ from server.services import Services
 
 
 async def download(request: Request) -> Response:
+    if request.method == "HEAD":
+        # Mail scanners and link previews probe with HEAD: answering would spend the one-time link.
+        return error_response(
+            405,
+            "METHOD_NOT_ALLOWED",
+            "Download the export with GET; HEAD would spend the link.",
+            {"Allow": "GET"},
+        )
     services: Services = request.app.state.services
     stream = await services.dsr.export_stream(request.path_params["token"])
     if stream is None:

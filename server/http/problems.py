@@ -6,10 +6,12 @@ from server.domain.errors import (
     Forbidden,
     GranularError,
     NotFound,
+    Overloaded,
     PayloadTooLarge,
     RateLimited,
     Unauthenticated,
     Unavailable,
+    UnsupportedMediaType,
 )
 
 
@@ -29,17 +31,20 @@ _STATUS: tuple[tuple[type[GranularError], int], ...] = (
     (Forbidden, 403),
     (NotFound, 404),
     (PayloadTooLarge, 413),
+    (UnsupportedMediaType, 415),
     (RateLimited, 429),
     (Unavailable, 503),
+    (Overloaded, 503),
 )
 
 
-def from_error(error: GranularError) -> JSONResponse:
+def from_error(error: GranularError, *, challenge: str = "Bearer") -> JSONResponse:
+    """The coded error response; a 401 names the scheme to authenticate with (`challenge`)."""
     headers: dict[str, str] = {}
-    if isinstance(error, RateLimited | Unavailable):
+    if isinstance(error, RateLimited | Unavailable | Overloaded):
         headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, Unauthenticated):
-        headers["WWW-Authenticate"] = "Bearer"
+        headers["WWW-Authenticate"] = challenge
     # Errors raised with only a code (e.g. PAYLOAD_TOO_LARGE for an inflated body) map by the code.
     status = next((s for kind, s in _STATUS if isinstance(error, kind) or kind.code == error.code), 400)
     return error_response(status, error.code, error.message, headers)

@@ -7,14 +7,20 @@ from datetime import UTC, datetime
 from privacy.crypto import Keyring
 from server.services.analytics import AnalyticsService
 from server.services.audit import AuditService
+from server.services.capacity import DEFAULT_IN_FLIGHT, Capacity
+from server.services.channels import ChannelService
 from server.services.consent import ConsentService
 from server.services.customer_tokens import CustomerTokenService
 from server.services.customers import CustomerService
 from server.services.dsr import DsrService, Stores
 from server.services.ingest import IngestService
+from server.services.ingest_unit import IngestStores
+from server.services.ingest_writer import IngestWriter
 from server.services.keys import KeyService
 from server.services.ltv import LtvService
+from server.services.migrations import MigrationService
 from server.services.models import ModelService
+from server.services.profile_feed import DEFAULT_SUBSCRIPTIONS_PER_KEY, ProfileFeed
 from server.services.profiles import ProfileService
 from server.services.propensity import PropensityService
 from server.services.retention import RetentionService, RetentionStores
@@ -26,14 +32,17 @@ from server.storage.api_keys import ApiKeys
 from server.storage.audit_log import AuditLog
 from server.storage.client import Database
 from server.storage.consent_ledger import ConsentLedger
+from server.storage.custom_channels import CustomChannels
 from server.storage.data_keys import DataKeys
 from server.storage.dsr_requests import DsrRequests
 from server.storage.events import Events
+from server.storage.identities import Identities
 from server.storage.merges import Merges
+from server.storage.migrations import Migrations
 from server.storage.model_fits import ModelFits
 from server.storage.profiles import Profiles
+from server.storage.receipts import Receipts
 from server.storage.retention import RetentionStore
-from server.storage.suppressions import Suppressions
 from server.storage.taxonomy import TaxonomyStore
 from server.storage.triggers import Triggers
 from server.storage.workspaces import Workspaces
@@ -63,22 +72,49 @@ class Services:
     retention: RetentionService
     customer_tokens: CustomerTokenService
     customers: CustomerService
+    migrations: MigrationService
+    channels: ChannelService
+    # The process's admission limit: the HTTP routes hold a place per request (server/http/admission.py);
+    # other work that loads the database (e.g. an ingest writer) holds one with `capacity.admit(kind)`.
+    capacity: Capacity
 
     @classmethod
-    def build(cls, db: Database, keyring: Keyring, clock: Callable[[], datetime] = utc_now) -> "Services":
+    def build(
+        cls,
+        db: Database,
+        keyring: Keyring,
+        clock: Callable[[], datetime] = utc_now,
+        capacity: Capacity | None = None,
+        subscriptions_per_key: int = DEFAULT_SUBSCRIPTIONS_PER_KEY,
+    ) -> "Services":
         audit_log = AuditLog(db)
         profiles, events, merges, workspaces = Profiles(db), Events(db), Merges(db), Workspaces(db)
         audit = AuditService(audit_log, workspaces, clock)
         taxonomy = TaxonomyService(TaxonomyStore(db))
-        ledger, data_keys, suppressions = ConsentLedger(db), DataKeys(db), Suppressions(db)
+        ledger, data_keys, identities = ConsentLedger(db), DataKeys(db), Identities(db)
+        receipts, triggers_store = Receipts(db), Triggers(db)
         vault = Vault(data_keys, keyring)
-        ingest = IngestService(
+        channels = ChannelService(CustomChannels(db))
+        writer = IngestWriter(
             db.client,
+            IngestStores(
+                profiles=profiles,
+                events=events,
+                receipts=receipts,
+                identities=identities,
+                ledger=ledger,
+                merges=merges,
+                data_keys=data_keys,
+                channels=channels,
+            ),
+            vault,
+            clock=clock,
+            committed=taxonomy.count_unplanned,
+        )
+        ingest = IngestService(
+            writer,
             profiles=profiles,
-            events=events,
-            ledger=ledger,
-            suppressions=suppressions,
-            merges=merges,
+            identities=identities,
             workspaces=workspaces,
             taxonomy=taxonomy,
             vault=vault,
@@ -88,18 +124,24 @@ class Services:
             requests=DsrRequests(db),
             profiles=profiles,
             events=events,
+            receipts=receipts,
             ledger=ledger,
             merges=merges,
             data_keys=data_keys,
-            suppressions=suppressions,
+            identities=identities,
+            deliveries=triggers_store,
             audit_log=audit_log,
         )
         fits = ModelFits(db)
         ltv = LtvService(events, fits, audit, clock)
         propensity = PropensityService(events, fits, workspaces, clock)
-        profile_service = ProfileService(profiles, events, merges, workspaces, vault, audit, clock)
+        feed = ProfileFeed(profiles, per_key=subscriptions_per_key)
+        profile_service = ProfileService(
+            profiles, events, merges, workspaces, vault, audit, clock, identities, feed
+        )
         consent = ConsentService(ledger)
         dsr = DsrService(
+            db.client,
             stores,
             vault=vault,
             keyring=keyring,
@@ -108,7 +150,7 @@ class Services:
             workspaces=workspaces,
             clock=clock,
         )
-        triggers = TriggerService(Triggers(db), workspaces, clock)
+        triggers = TriggerService(triggers_store, workspaces, clock)
         workspace_service = WorkspaceService(workspaces, audit)
         return cls(
             db=db,
@@ -142,6 +184,9 @@ class Services:
                 workspaces=workspace_service,
                 clock=clock,
             ),
+            migrations=MigrationService(Migrations(db), profiles, identities, workspaces, vault, clock),
+            channels=channels,
+            capacity=capacity or Capacity(DEFAULT_IN_FLIGHT),
         )
 
     async def ping(self) -> None:

@@ -4,11 +4,17 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from cachetools import TTLCache
+
 from server.domain.access import Principal
 from server.domain.paging import Page, page_of, page_request
 from server.domain.retention import DataKind, expires_at, period
 from server.storage.audit_log import AuditEntry, AuditLog
 from server.storage.workspaces import Workspaces
+
+# Denied calls are recorded once per key, operation and minute, with a count: a client hammering a
+# field it may not use cannot flood the trail. Per process (N processes write up to N entries).
+_DENIALS_REMEMBERED = 10_000
 
 
 class AuditService:
@@ -16,6 +22,9 @@ class AuditService:
         self._log = log
         self._workspaces = workspaces
         self._clock = clock
+        self._denials: TTLCache[tuple[str, str, str, int], str] = TTLCache(
+            maxsize=_DENIALS_REMEMBERED, ttl=120
+        )
 
     async def record(
         self,
@@ -37,25 +46,31 @@ class AuditService:
         *,
         profile_id: str | None = None,
         details: dict[str, Any] | None = None,
-    ) -> None:
-        """An entry by an actor that is not a request's principal (a download link, the CLI)."""
-        await self._append(workspace_id, actor, action, [(profile_id, details or {})])
-
-    async def record_many(
-        self, principal: Principal, action: str, entries: list[tuple[str | None, dict[str, Any]]]
-    ) -> None:
-        """One entry per (profile id, details), written in one command."""
-        if entries:
-            await self._append(principal.workspace_id, principal.key_id, action, entries)
-
-    async def _append(
-        self, workspace_id: str, actor: str, action: str, entries: list[tuple[str | None, dict[str, Any]]]
-    ) -> None:
+    ) -> str:
+        """An entry by an actor that is not a request's principal (a download link, the CLI); its id."""
         now = self._clock()
         workspace = await self._workspaces.get(workspace_id)
-        await self._log.append(
+        return await self._log.append(
             workspace_id=workspace_id,
             actor=actor,
+            action=action,
+            at=now,
+            expire_at=expires_at(now, period(workspace.retention, DataKind.AUDIT_LOG)),
+            profile_id=profile_id,
+            details=details,
+        )
+
+    async def record_many(
+        self, principal: Principal, action: str, entries: list[tuple[str, dict[str, Any]]]
+    ) -> None:
+        """One entry per (profile id, details), written in one command."""
+        if not entries:
+            return
+        now = self._clock()
+        workspace = await self._workspaces.get(principal.workspace_id)
+        await self._log.append_many(
+            workspace_id=principal.workspace_id,
+            actor=principal.key_id,
             action=action,
             at=now,
             expire_at=expires_at(now, period(workspace.retention, DataKind.AUDIT_LOG)),
@@ -63,10 +78,17 @@ class AuditService:
         )
 
     async def denied(self, principal: Principal, operation: str) -> None:
-        await self.record(
-            principal,
+        """`access.denied`, one entry per key, operation and minute; `details.count` says how often."""
+        minute = int(self._clock().timestamp() // 60)
+        key = (principal.workspace_id, principal.key_id, operation, minute)
+        entry = self._denials.get(key)
+        if entry is not None and await self._log.count_again(principal.workspace_id, entry):
+            return
+        self._denials[key] = await self.record_as(
+            principal.workspace_id,
+            principal.key_id,
             "access.denied",
-            details={"operation": operation, "role": principal.role.value},
+            details={"operation": operation, "role": principal.role.value, "count": 1},
         )
 
     async def page(

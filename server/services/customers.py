@@ -10,7 +10,8 @@ from privacy.consent import ConsentEntry, PurposeState
 from privacy.erasure import Regulation
 from privacy.purposes import OPTIONAL_PURPOSES, ConsentMode, ConsentSource, Purpose
 from server.domain.access import Customer, Principal
-from server.domain.errors import InvalidInput
+from server.domain.errors import Forbidden, InvalidInput
+from server.domain.profile import Profile
 from server.domain.triggers import next_best_action
 from server.services.consent import ConsentService
 from server.services.dsr import DsrService, Subject
@@ -58,12 +59,24 @@ class CustomerService:
         self._workspaces = workspaces
         self._clock = clock
 
-    async def me(self, principal: Principal) -> Me:
+    async def _profile(self, principal: Principal) -> Profile | None:
+        """The customer's profile. A token minted for an anonymous id reaches only an anonymous profile:
+        once that visitor signed in (the id folded into a user's profile), the device may be shared, so
+        the person's data needs a token minted for their user id."""
         customer = _customer(principal)
-        mode = (await self._workspaces.get(principal)).consent_mode
         profile = await self._profiles.find(
             principal, user_id=customer.user_id, anonymous_id=customer.anonymous_id
         )
+        if profile is not None and customer.user_id is None and profile.user_id is not None:
+            raise Forbidden(
+                "This visitor has signed in: ask for a token minted for their user id.",
+                code="IDENTIFIED_CUSTOMER",
+            )
+        return profile
+
+    async def me(self, principal: Principal) -> Me:
+        mode = (await self._workspaces.get(principal)).consent_mode
+        profile = await self._profile(principal)
         if profile is None:
             return Me(consent_mode=mode)
         view = await self._profiles.view(principal, profile)
@@ -89,6 +102,7 @@ class CustomerService:
                 code="NOT_OPTIONAL",
             )
         customer = _customer(principal)
+        await self._profile(principal)
         await self._ingest.set_consent(
             principal,
             user_id=customer.user_id,
@@ -102,9 +116,11 @@ class CustomerService:
         self, principal: Principal, regulation: Regulation, *, base_url: str
     ) -> tuple[DsrRecord, str]:
         """A self-service access request: the token is the verification of who asks."""
+        await self._profile(principal)
         return await self._dsr.request_export(principal, _subject(principal), regulation, base_url=base_url)
 
     async def request_erasure(self, principal: Principal, regulation: Regulation) -> DsrRecord:
+        await self._profile(principal)
         return await self._dsr.request_erasure(principal, _subject(principal), regulation)
 
 

@@ -1,38 +1,51 @@
-"""Data-subject requests: erasure that finishes (and resumes), export streamed once, opt-out."""
+"""Data-subject requests: erasure that nothing escapes (and that resumes), export streamed once, opt-out.
+
+Erasure is linearizable with ingest. Its first step is one transaction that suppresses every
+identifier of the subject and deletes their data keys and profiles; a batch for the same customer in
+flight writes the same profile or identity documents, so one of the two must retry, and a batch that
+retries finds the identifiers suppressed. Everything a batch committed before that point hangs off a
+profile id the request has recorded, and is deleted after it in bounded chunks.
+"""
 
 import contextlib
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import PyMongoError
 
 from privacy import export
-from privacy.classification import normalize_email, normalize_phone
+from privacy.classification import IdentifierKind, contacts, normalize
 from privacy.crypto import Keyring, keyed_hash
 from privacy.erasure import DsrKind, DsrStatus, Identifiers, Regulation, Step, deadline, overdue
 from privacy.purposes import ConsentSource, Purpose
 from server.domain.access import Principal
 from server.domain.errors import InvalidInput, Unavailable
 from server.domain.paging import Page, page_of, page_request
-from server.domain.profile import Profile
+from server.domain.profile import Profile, user_ids
 from server.domain.retention import DataKind, expires_at, period
+from server.domain.workspace import WorkspaceSettings
 from server.services.audit import AuditService
 from server.services.ingest import IngestService
 from server.services.vault import Vault
 from server.storage.audit_log import AuditLog
+from server.storage.client import Client
 from server.storage.consent_ledger import ConsentLedger
 from server.storage.data_keys import DataKeys
 from server.storage.dsr_requests import DsrRecord, DsrRequests
 from server.storage.events import Events
+from server.storage.identities import Identities
 from server.storage.merges import Merges
 from server.storage.profiles import Profiles, scores_doc
-from server.storage.suppressions import Suppressions
+from server.storage.receipts import Receipts
+from server.storage.triggers import Triggers
 from server.storage.workspaces import Workspaces
 
 EXPORT_LINK_LIFETIME = timedelta(hours=24)
+_SUPPRESS_CHUNK = 200  # upserts per command: each chunk well inside the time budget
 
 
 @dataclass(frozen=True)
@@ -49,16 +62,19 @@ class Stores:
     requests: DsrRequests
     profiles: Profiles
     events: Events
+    receipts: Receipts
     ledger: ConsentLedger
     merges: Merges
     data_keys: DataKeys
-    suppressions: Suppressions
+    identities: Identities
+    deliveries: Triggers
     audit_log: AuditLog
 
 
 class DsrService:
     def __init__(
         self,
+        client: Client,
         stores: Stores,
         *,
         vault: Vault,
@@ -68,6 +84,7 @@ class DsrService:
         workspaces: Workspaces,
         clock: Callable[[], datetime],
     ) -> None:
+        self._client = client
         self._s = stores
         self._workspaces = workspaces
         self._vault = vault
@@ -76,49 +93,193 @@ class DsrService:
         self._ingest = ingest
         self._clock = clock
 
-    async def _resolve(self, principal: Principal, subject: Subject) -> tuple[list[str], list[str]]:
-        """(every profile of the subject, merged ones included; keyed hashes of what was given)."""
+    # Who the subject is
+
+    def _given(self, workspace: WorkspaceSettings, subject: Subject) -> list[tuple[IdentifierKind, str]]:
+        """The identifiers the request names, normalized (those that do not normalize are left out)."""
+        given = [
+            (IdentifierKind.USER_ID, subject.user_id),
+            (IdentifierKind.ANONYMOUS_ID, subject.anonymous_id),
+            (IdentifierKind.EMAIL, subject.email),
+            (IdentifierKind.PHONE, subject.phone),
+        ]
+        return [
+            (kind, normalized)
+            for kind, value in given
+            if value and (normalized := normalize(kind, value, region=workspace.phone_region)) is not None
+        ]
+
+    def _request_hashes(
+        self, workspace_id: str, subject: Subject, given: list[tuple[IdentifierKind, str]]
+    ) -> list[str]:
+        """How a request remembers its subject: keyed hashes, so the same subject finds its request."""
+        named = [(kind.value, value) for kind, value in given]
+        if subject.profile_id:
+            named.append(("profile_id", subject.profile_id))
+        return [keyed_hash(self._keyring.suppression_key, "dsr", workspace_id, k, v) for k, v in named]
+
+    async def _profiles_of(
+        self,
+        workspace: WorkspaceSettings,
+        subject: Subject,
+        given: list[tuple[IdentifierKind, str]],
+        *,
+        session: AsyncClientSession | None = None,
+    ) -> list[str]:
+        """Every profile of the subject, merged ones included, by every identifier given."""
         if not any(vars(subject).values()):
             raise InvalidInput(
-                "Name the subject by at least one identifier.", field="subject", code="MISSING_IDENTITY"
+                "Name the subject by profileId, userId, email, phone or anonymousId.",
+                field="subject",
+                code="MISSING_IDENTITY",
             )
-        ws = principal.workspace_id
+        ws = workspace.id
+        hashes = [self._vault.identity_hash(ws, kind, value) for kind, value in given]
+        found = await self._s.identities.find(ws, hashes, session=session)
+        seeds = {i.profile_id for i in found.values() if i.profile_id is not None}
+        if subject.profile_id:
+            seeds.add(subject.profile_id)
         blind = [
             index
-            for kind, value in (("email", subject.email), ("phone", subject.phone))
-            if value and (index := self._vault.blind(ws, kind, value)) is not None
+            for kind, value in given
+            if kind in (IdentifierKind.EMAIL, IdentifierKind.PHONE)
+            and (index := self._vault.blind(ws, kind.value, value)) is not None
         ]
-        seeds = await self._s.profiles.matching(
-            ws,
-            profile_id=subject.profile_id,
-            user_id=subject.user_id,
-            anonymous_id=subject.anonymous_id,
-            blind_indexes=blind,
-        )
-        given = [
-            ("profile_id", subject.profile_id),
-            ("user_id", subject.user_id),
-            ("anonymous_id", subject.anonymous_id),
-            ("email", normalize_email(subject.email or "")),
-            ("phone", normalize_phone(subject.phone or "")),
-        ]
-        hashes = [keyed_hash(self._keyring.suppression_key, "dsr", ws, k, v) for k, v in given if v]
-        return await self._s.profiles.related(ws, seeds), hashes
+        seeds.update(await self._s.profiles.with_blind_index(ws, blind, session=session))
+        return await self._s.profiles.related(ws, sorted(seeds), session=session)
+
+    # Erasure
 
     async def request_erasure(
         self, principal: Principal, subject: Subject, regulation: Regulation
     ) -> DsrRecord:
         """Erase the subject everywhere; an unfinished erasure of the same subject is resumed."""
-        profile_ids, hashes = await self._resolve(principal, subject)
-        ws = principal.workspace_id
-        record = await self._s.requests.unfinished_for(ws, DsrKind.ERASURE, hashes)
+        workspace = await self._workspaces.get(principal.workspace_id)
+        given = self._given(workspace, subject)
+        profile_ids = await self._profiles_of(workspace, subject, given)
+        hashes = self._request_hashes(workspace.id, subject, given)
+        record = await self._s.requests.unfinished_for(workspace.id, DsrKind.ERASURE, hashes)
         if record is None:
             record = await self._create(principal, DsrKind.ERASURE, regulation, hashes, profile_ids)
-        elif profile_ids:
-            record = await self._s.requests.update(
-                ws, record.id, {"profile_ids": sorted({*record.profile_ids, *profile_ids})}
+        return await self._erase(principal, workspace, record, subject, given)
+
+    async def _erase(
+        self,
+        principal: Principal,
+        workspace: WorkspaceSettings,
+        record: DsrRecord,
+        subject: Subject,
+        given: list[tuple[IdentifierKind, str]],
+    ) -> DsrRecord:
+        ws, s = workspace.id, self._s
+        await s.requests.update(ws, record.id, {"status": DsrStatus.PROCESSING.value, "error": None})
+        step = Step.SUPPRESS
+        try:
+            ids = await self._suppress(workspace, record, subject, given)
+            for step, run in (
+                (Step.EVENTS, s.events.delete_for),
+                (Step.RECEIPTS, s.receipts.delete_for),
+                (Step.CONSENT, s.ledger.delete_for),
+                (Step.MERGES, s.merges.delete_for),
+            ):
+                while deleted := await run(ws, ids):
+                    await s.requests.count_into(ws, record.id, step.value, deleted)
+            step = Step.DERIVED
+            pseudonyms = {pid: self.pseudonym(ws, pid) for pid in ids}
+            await s.deliveries.forget_profiles(ws, pseudonyms)
+            await s.requests.forget_profiles(ws, ids, keep=record.id)
+            step = Step.AUDIT
+            await s.requests.count_into(
+                ws, record.id, "audit_log_pseudonymized", await s.audit_log.pseudonymize(ws, pseudonyms)
             )
-        return await self._erase(principal, record)
+        except PyMongoError:
+            await self._fail(ws, record, step)
+            raise Unavailable("The database failed during erasure; request it again to resume.") from None
+        done = await s.requests.update(
+            ws,
+            record.id,
+            {
+                "status": DsrStatus.COMPLETED.value,
+                "completed_at": self._clock(),
+                "profile_ids": [],
+                "result.profiles": len(ids),
+            },
+        )
+        await self._audit.record(principal, "dsr.erasure.completed", details={"request_id": record.id})
+        return done
+
+    async def _suppress(
+        self,
+        workspace: WorkspaceSettings,
+        record: DsrRecord,
+        subject: Subject,
+        given: list[tuple[IdentifierKind, str]],
+    ) -> list[str]:
+        """Every identifier of the subject suppressed, their data keys and profiles deleted; the ids of
+        every profile the request has met (recorded on it, so a resumed request finds them all)."""
+        ws, s = workspace.id, self._s
+        # First outside any transaction, in chunks: a profile that grew before identifiers were capped
+        # may hold more than one transaction should carry. Suppressing early only refuses them sooner.
+        known = await self._identifiers(
+            workspace, await s.profiles.of_ids(ws, list(record.profile_ids)), given
+        )
+        for start in range(0, len(known), _SUPPRESS_CHUNK):
+            await s.identities.suppress(
+                ws, known[start : start + _SUPPRESS_CHUNK], reason="erasure", at=self._clock()
+            )
+        met: list[str] = []
+        counts: dict[str, int] = {}
+
+        async def once(session: AsyncClientSession) -> None:
+            # Again inside the transaction: a batch that committed meanwhile may have added a profile
+            # or an identifier; writing the profiles here is what makes a batch in flight conflict.
+            ids = sorted(
+                {*record.profile_ids, *await self._profiles_of(workspace, subject, given, session=session)}
+            )
+            profiles = await s.profiles.of_ids(ws, ids, session=session)
+            pointing = await s.identities.of_profiles(ws, ids, session=session)
+            found = await self._identifiers(workspace, profiles, given, session=session)
+            fresh = sorted({*found, *((i.hash, i.kind) for i in pointing)} - set(known))
+            await s.identities.suppress(ws, fresh, reason="erasure", at=self._clock(), session=session)
+            await s.identities.release(ws, ids, session=session)
+            counts["data_keys"] = await s.data_keys.delete(ws, ids, session=session)
+            counts["profiles"] = await s.profiles.delete(ws, ids, session=session)
+            met[:] = ids
+
+        async with self._client.start_session() as session:
+            await session.with_transaction(once)
+        await s.requests.update(ws, record.id, {"profile_ids": met})
+        for collection, count in counts.items():
+            await s.requests.count_into(ws, record.id, collection, count)
+        return met
+
+    async def _identifiers(
+        self,
+        workspace: WorkspaceSettings,
+        profiles: list[Profile],
+        given: Iterable[tuple[IdentifierKind, str]],
+        *,
+        session: AsyncClientSession | None = None,
+    ) -> list[tuple[str, str]]:
+        """(hash, kind) of every identifier of these profiles (e-mails and phones decrypted from any
+        trait that holds one) and of those the request named."""
+        ws = workspace.id
+        keys = await self._vault.keys(ws, [p.id for p in profiles if p.pii], session=session)
+        found: set[tuple[IdentifierKind, str]] = set(given)
+        for profile in profiles:
+            found.update((IdentifierKind.USER_ID, u) for u in user_ids(profile))
+            found.update((IdentifierKind.ANONYMOUS_ID, a) for a in profile.anonymous_ids)
+            traits = self._vault.open_with(ws, profile, keys.get(profile.id))
+            found.update(contacts(traits, region=workspace.phone_region))
+        plan = Identifiers(
+            user_ids=frozenset(v for k, v in found if k is IdentifierKind.USER_ID),
+            anonymous_ids=frozenset(v for k, v in found if k is IdentifierKind.ANONYMOUS_ID),
+            emails=frozenset(v for k, v in found if k is IdentifierKind.EMAIL),
+            phones=frozenset(v for k, v in found if k is IdentifierKind.PHONE),
+        )
+        return [
+            (self._vault.identity_hash(ws, IdentifierKind(kind), value), kind) for kind, value in plan.pairs()
+        ]
 
     async def _create(
         self,
@@ -146,45 +307,6 @@ class DsrService:
         )
         return record
 
-    async def _erase(self, principal: Principal, record: DsrRecord) -> DsrRecord:
-        ws, ids = principal.workspace_id, list(record.profile_ids)
-        s = self._s
-        await s.requests.update(ws, record.id, {"status": DsrStatus.PROCESSING.value, "error": None})
-        step = Step.SUPPRESS
-        try:
-            profiles = await s.profiles.of_ids(ws, ids)
-            await s.suppressions.add(
-                ws, await self._suppression_hashes(ws, profiles), reason="erasure", at=self._clock()
-            )
-            for step, run in (
-                (Step.SHRED_KEYS, s.data_keys.delete),
-                (Step.EVENTS, s.events.delete_for),
-                (Step.CONSENT, s.ledger.delete_for),
-                (Step.MERGES, s.merges.delete_for),
-                (Step.PROFILES, s.profiles.delete),
-            ):
-                await s.requests.count_into(ws, record.id, step.value, await run(ws, ids))
-            step = Step.AUDIT
-            pseudonyms = {pid: self.pseudonym(ws, pid) for pid in ids}
-            await s.requests.count_into(
-                ws, record.id, "audit_log_pseudonymized", await s.audit_log.pseudonymize(ws, pseudonyms)
-            )
-        except PyMongoError:
-            await self._fail(ws, record, step)
-            raise Unavailable("The database failed during erasure; request it again to resume.") from None
-        done = await s.requests.update(
-            ws,
-            record.id,
-            {
-                "status": DsrStatus.COMPLETED.value,
-                "completed_at": self._clock(),
-                "profile_ids": [],
-                "result.profiles": len(ids),
-            },
-        )
-        await self._audit.record(principal, "dsr.erasure.completed", details={"request_id": record.id})
-        return done
-
     async def _fail(self, workspace_id: str, record: DsrRecord, step: Step) -> None:
         # If even this fails the request stays PROCESSING; asking again resumes it all the same.
         with contextlib.suppress(PyMongoError):
@@ -198,34 +320,26 @@ class DsrService:
         """A stable stand-in for an erased profile in the audit trail; not reversible."""
         return "erased:" + keyed_hash(self._keyring.suppression_key, "audit", workspace_id, profile_id)[:24]
 
-    async def _suppression_hashes(self, workspace_id: str, profiles: list[Profile]) -> list[str]:
-        emails: set[str] = set()
-        phones: set[str] = set()
-        for profile in profiles:
-            traits = await self._vault.open(workspace_id, profile)
-            if isinstance(traits.get("email"), str) and (e := normalize_email(traits["email"])):
-                emails.add(e)
-            if isinstance(traits.get("phone"), str) and (p := normalize_phone(traits["phone"])):
-                phones.add(p)
-        identifiers = Identifiers(
-            user_ids=frozenset(p.user_id for p in profiles if p.user_id),
-            anonymous_ids=frozenset(a for p in profiles for a in p.anonymous_ids),
-            emails=frozenset(emails),
-            phones=frozenset(phones),
-        )
-        return self._vault.suppression_hashes_of(workspace_id, identifiers.pairs())
+    # Export
 
     async def request_export(
-        self, principal: Principal, subject: Subject, regulation: Regulation, *, base_url: str
+        self,
+        principal: Principal,
+        subject: Subject,
+        regulation: Regulation,
+        *,
+        base_url: str,
     ) -> tuple[DsrRecord, str]:
         """A request and a one-time download link, valid for 24 hours."""
-        profile_ids, hashes = await self._resolve(principal, subject)
-        ws = principal.workspace_id
+        workspace = await self._workspaces.get(principal.workspace_id)
+        given = self._given(workspace, subject)
+        profile_ids = await self._profiles_of(workspace, subject, given)
+        hashes = self._request_hashes(workspace.id, subject, given)
         record = await self._create(principal, DsrKind.EXPORT, regulation, hashes, profile_ids)
         token = secrets.token_urlsafe(32)
         now = self._clock()
         record = await self._s.requests.update(
-            ws,
+            workspace.id,
             record.id,
             {
                 "status": DsrStatus.COMPLETED.value,
@@ -253,7 +367,8 @@ class DsrService:
     async def _document(self, ws: str, record: DsrRecord, now: datetime) -> AsyncIterator[str]:
         ids = list(record.profile_ids)
         profiles = await self._s.profiles.of_ids(ws, ids)
-        sections = [await self._profile_section(ws, p) for p in profiles]
+        keys = await self._vault.keys(ws, [p.id for p in profiles if p.pii])
+        sections = [self._profile_section(ws, p, keys.get(p.id)) for p in profiles]
         history = [
             {
                 "profileId": e.profile_id,
@@ -261,7 +376,10 @@ class DsrService:
                 "granted": e.granted,
                 "source": e.source.value,
                 "policyVersion": e.policy_version,
-                "at": e.at,
+                "at": e.effective,
+                "recordedAt": e.at,
+                "prevHash": e.prev_hash,
+                "hash": e.hash,
             }
             for e in await self._s.ledger.history(ws, ids)
         ]
@@ -297,12 +415,13 @@ class DsrService:
             ws, "export-link", "dsr.export.downloaded", details={"request_id": record.id}
         )
 
-    async def _profile_section(self, ws: str, profile: Profile) -> dict[str, Any]:
+    def _profile_section(self, ws: str, profile: Profile, key: bytes | None) -> dict[str, Any]:
         traits: dict[str, Any] = {name: t.value for name, t in profile.traits.items()}
-        traits.update(await self._vault.open(ws, profile))
+        traits.update(self._vault.open_with(ws, profile, key))
         return {
             "id": profile.id,
             "userId": profile.user_id,
+            "userAliases": list(profile.user_aliases),
             "anonymousIds": list(profile.anonymous_ids),
             "mergedInto": profile.merged_into,
             "traits": traits,
@@ -313,15 +432,16 @@ class DsrService:
             "scores": scores_doc(profile.scores),
         }
 
+    # Opt-out
+
     async def opt_out(self, principal: Principal, subject: Subject, regulation: Regulation) -> DsrRecord:
         """Stop sale/share (advertising) for every live profile of the subject, recorded as a DSR."""
-        profile_ids, hashes = await self._resolve(principal, subject)
+        workspace = await self._workspaces.get(principal.workspace_id)
+        given = self._given(workspace, subject)
+        profile_ids = await self._profiles_of(workspace, subject, given)
+        hashes = self._request_hashes(workspace.id, subject, given)
         record = await self._create(principal, DsrKind.OPT_OUT, regulation, hashes, profile_ids)
-        live = [
-            p
-            for p in await self._s.profiles.of_ids(principal.workspace_id, profile_ids)
-            if p.merged_into is None
-        ]
+        live = [p for p in await self._s.profiles.of_ids(workspace.id, profile_ids) if p.merged_into is None]
         for profile in live:
             await self._ingest.set_consent(
                 principal,
@@ -331,7 +451,7 @@ class DsrService:
                 policy_version=None,
             )
         return await self._s.requests.update(
-            principal.workspace_id,
+            workspace.id,
             record.id,
             {
                 "status": DsrStatus.COMPLETED.value,

@@ -13,8 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from server.domain.errors import InvalidInput
+from server.domain.message_shape import shape_problem
 
-MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_EVENTS = 500
 MAX_FUTURE = timedelta(days=1)
 
@@ -39,7 +39,7 @@ class EventPayload(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, str_max_length=4096)
 
-    type: Literal["track", "page", "screen", "identify", "alias"] = "track"
+    type: Literal["track", "page", "screen", "identify", "alias", "group"] = "track"
     event: str | None = Field(default=None, max_length=100)
     name: str | None = Field(default=None, max_length=200)
     message_id: str | None = Field(default=None, alias="messageId", min_length=1, max_length=128)
@@ -60,9 +60,9 @@ class EventPayload(BaseModel):
     channel: Any = None
     received_at: Any = Field(default=None, alias="receivedAt")
     category: Any = None
-    group_id: Any = Field(default=None, alias="groupId")
+    group_id: str | None = Field(default=None, alias="groupId", max_length=256)
 
-    _check_ids = field_validator("user_id", "anonymous_id", "previous_id")(_check_id)
+    _check_ids = field_validator("user_id", "anonymous_id", "previous_id", "group_id")(_check_id)
 
     @field_validator("timestamp", "original_timestamp", "sent_at")
     @classmethod
@@ -72,6 +72,13 @@ class EventPayload(BaseModel):
         return value
 
 
+_RULES = {
+    "UNKNOWN_FIELD": "not a field of a Segment message",
+    "FIELD_TOO_LONG": "ids at most 256 characters, event names 100, other text 4,096",
+    "INVALID_TYPE": "one of track, page, screen, identify, alias, group",
+    "INVALID_TIMESTAMP": "an ISO-8601 time with a time zone",
+    "INVALID_FIELD": "the type Segment's spec gives it",
+}
 _CODES = {
     "extra_forbidden": "UNKNOWN_FIELD",
     "missing": "MISSING_FIELD",
@@ -80,20 +87,25 @@ _CODES = {
 }
 
 
+_ALIASES = {name: info.alias or name for name, info in EventPayload.model_fields.items()}
+FIELDS = frozenset(_ALIASES.values())
+
+
+_NAME_LIKE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
 def _field_path(loc: tuple[int | str, ...]) -> str:
-    aliases = {name: info.alias or name for name, info in EventPayload.model_fields.items()}
+    # A field name, never more: a key that does not look like a name may carry anything (an e-mail).
     first = str(loc[0]) if loc else "event"
-    return ".".join([aliases.get(first, first), *map(str, loc[1:])])
+    return _ALIASES.get(first, first if _NAME_LIKE.fullmatch(first) else "event")
 
 
 def parse(raw: object) -> EventPayload:
     """The validated message, or InvalidInput naming the field and the rule it broke."""
     if not isinstance(raw, dict):
         raise InvalidInput("Each event must be a JSON object.", field="event", code="INVALID_EVENT")
-    if len(json.dumps(raw, default=str)) > MAX_EVENT_BYTES:
-        raise InvalidInput(
-            f"The event is over {MAX_EVENT_BYTES} bytes.", field="event", code="EVENT_TOO_LARGE"
-        )
+    if (problem := shape_problem(raw, FIELDS)) is not None:
+        raise InvalidInput(problem.message, field=problem.field, code=problem.code)
     try:
         payload = EventPayload.model_validate(raw)
     except ValidationError as error:
@@ -106,7 +118,9 @@ def parse(raw: object) -> EventPayload:
         code = _CODES.get(problem["type"], "INVALID_FIELD")
         if field in ("timestamp", "originalTimestamp", "sentAt"):
             code = "INVALID_TIMESTAMP"
-        raise InvalidInput(f"`{field}` is invalid: {problem['msg']}.", field=field, code=code) from None
+        raise InvalidInput(
+            f"`{field}` is invalid: {_RULES.get(code, 'see the Segment spec')}.", field=field, code=code
+        ) from None
     if payload.type != "alias" and payload.user_id is None and payload.anonymous_id is None:
         raise InvalidInput(
             "An event needs `userId` or `anonymousId`.", field="userId", code="MISSING_IDENTITY"
@@ -115,22 +129,14 @@ def parse(raw: object) -> EventPayload:
         raise InvalidInput(
             "An alias needs `previousId` and `userId`.", field="previousId", code="MISSING_IDENTITY"
         )
+    if payload.type == "group" and payload.group_id is None:
+        raise InvalidInput("A group call needs `groupId`.", field="groupId", code="MISSING_GROUP_ID")
     if payload.type == "track":
         if not payload.event:
             raise InvalidInput("A track event needs `event`.", field="event", code="MISSING_EVENT_NAME")
         if not _EVENT_NAME.match(payload.event):
             raise InvalidInput("`event` is not a valid event name.", field="event", code="INVALID_EVENT_NAME")
     return payload
-
-
-def event_name(payload: EventPayload) -> str:
-    """Segment's "Product Viewed" and our product_viewed are the same event."""
-    if payload.type == "page":
-        return "page_viewed"
-    if payload.type == "screen":
-        return "screen_viewed"
-    assert payload.event is not None
-    return re.sub(r"[\s.:-]+", "_", payload.event.strip()).lower()
 
 
 def event_time(payload: EventPayload, received_at: datetime) -> datetime:

@@ -1,17 +1,20 @@
 """API keys: issue (secret shown once), authenticate by keyed digest, revoke at once."""
 
 import secrets
-import time
 from collections.abc import Callable
 from datetime import datetime
+
+from cachetools import TTLCache
 
 from privacy.crypto import Keyring, api_key_digest
 from server.domain.access import KEY_ROLES, Principal, Role
 from server.domain.errors import InvalidInput, NotFound
+from server.metrics import CACHE_ENTRIES
 from server.services.audit import AuditService
 from server.storage.api_keys import ApiKeyRecord, ApiKeys
 
 CACHE_SECONDS = 2.0
+CACHE_SIZE = 10_000  # keys remembered per process; the least recently used are forgotten first
 SECRET_PREFIX = "gr_"  # noqa: S105 - a prefix, not a secret
 
 
@@ -24,8 +27,9 @@ class KeyService:
         self._keyring = keyring
         self._clock = clock
         # Every request authenticates: known keys are remembered briefly. Revocation clears this
-        # process's entry at once; other API processes notice within CACHE_SECONDS.
-        self._known: dict[str, tuple[float, Principal]] = {}
+        # process's entry at once; other API processes notice within CACHE_SECONDS. Unknown keys are
+        # never remembered, so guessing cannot grow it.
+        self._known: TTLCache[str, Principal] = TTLCache(maxsize=CACHE_SIZE, ttl=CACHE_SECONDS)
 
     def _digest(self, secret: str) -> str:
         return api_key_digest(self._keyring, secret)
@@ -35,16 +39,14 @@ class KeyService:
             return None
         digest = self._digest(secret)
         cached = self._known.get(digest)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
+        if cached is not None:
+            return cached
         record = await self._keys.active_by_digest(digest)
         if record is None:
-            self._known.pop(digest, None)
             return None
         principal = Principal(workspace_id=record.workspace_id, role=record.role, key_id=record.id)
-        if len(self._known) > 10_000:
-            self._known.clear()
-        self._known[digest] = (time.monotonic() + CACHE_SECONDS, principal)
+        self._known[digest] = principal
+        CACHE_ENTRIES.labels("api_keys").set(len(self._known))
         return principal
 
     async def create(
@@ -70,7 +72,8 @@ class KeyService:
         now = self._clock()
         if not await self._keys.revoke(workspace_id=principal.workspace_id, key_id=key_id, now=now):
             raise NotFound("No such API key.", field="id")
-        self._known = {d: entry for d, entry in self._known.items() if entry[1].key_id != key_id}
+        for digest in [d for d, known in self._known.items() if known.key_id == key_id]:
+            self._known.pop(digest, None)
         await self._audit.record(principal, "api_key.revoked", details={"key_id": key_id})
 
     async def ensure_bootstrap(self, *, workspace_id: str, secret: str) -> None:

@@ -7,11 +7,12 @@ from typing import Any
 
 import pymongo
 
+from privacy.classification import IdentifierKind
 from privacy.consent import PurposeState, is_granted
 from privacy.purposes import Purpose
 from server.domain.access import Principal
 from server.domain.affinity import top_affinities
-from server.domain.errors import Forbidden, InvalidInput
+from server.domain.errors import Forbidden, InvalidInput, NotFound
 from server.domain.paging import MAX_PAGE, PAGE_READ_SECONDS, Page, cursor_time, page_of, page_request
 from server.domain.profile import Profile
 from server.domain.scoring import (
@@ -25,9 +26,11 @@ from server.domain.scoring import (
 from server.domain.taxonomy import Phase
 from server.domain.workspace import WorkspaceSettings
 from server.services.audit import AuditService
+from server.services.profile_feed import ProfileFeed
 from server.services.vault import Vault
 from server.storage.client import Document
 from server.storage.events import Events, StoredEvent
+from server.storage.identities import Identities, Identity
 from server.storage.merges import Merges
 from server.storage.profiles import ProfileQuery, Profiles
 from server.storage.workspaces import Workspaces
@@ -62,7 +65,11 @@ class ProfileService:
         vault: Vault,
         audit: AuditService,
         clock: Callable[[], datetime],
+        identities: Identities,
+        feed: ProfileFeed,
     ) -> None:
+        self._identities = identities
+        self._feed = feed
         self._profiles = profiles
         self._events = events
         self._merges = merges
@@ -100,10 +107,10 @@ class ProfileService:
     ) -> list[Profile | None]:
         """The live profile of each id, in order (ids, then user ids, then anonymous ids), None where
         the workspace has none; one query finds them all, merged ones cost one more per merge hop."""
-        wanted = [
-            *(("id", v) for v in ids or ()),
-            *(("user", v) for v in user_ids or ()),
-            *(("anonymous", v) for v in anonymous_ids or ()),
+        wanted: list[tuple[IdentifierKind | None, str]] = [
+            *((None, v) for v in ids or ()),
+            *((IdentifierKind.USER_ID, v) for v in user_ids or ()),
+            *((IdentifierKind.ANONYMOUS_ID, v) for v in anonymous_ids or ()),
         ]
         if len(wanted) > MAX_PAGE:
             raise InvalidInput(
@@ -112,17 +119,13 @@ class ProfileService:
                 code="TOO_MANY_IDS",
             )
         ws = principal.workspace_id
-        found = await self._profiles.holding(ws, ids=ids, user_ids=user_ids, anonymous_ids=anonymous_ids)
-        by_key: dict[tuple[str, str], Profile] = {}
-        for profile in found:
-            keys = [("id", profile.id), *(("anonymous", a) for a in profile.anonymous_ids)]
-            if profile.user_id is not None:
-                keys.append(("user", profile.user_id))
-            for key in keys:
-                # An anonymous id can stay on a merged-away profile too: the live holder wins.
-                if key not in by_key or by_key[key].merged_into is not None:
-                    by_key[key] = profile
-        chosen = [by_key.get(key) for key in wanted]
+        # User and anonymous ids lead to their profile through the identity map: one `_id` query.
+        hashes = {key: self._vault.hash_of(ws, key[0], key[1]) for key in wanted if key[0] is not None}
+        owners = await self._identities.find(ws, [h for h in hashes.values() if h is not None])
+        holder = {key: key[1] if key[0] is None else _owner(owners, hashes[key]) for key in wanted}
+        found = await self._profiles.of_ids(ws, [p for p in holder.values() if p is not None])
+        by_id = {p.id: p for p in found}
+        chosen = [by_id.get(holder[key] or "") for key in wanted]
         survivors = {p.id: p for p in found if p.merged_into is None}
         hops = {p.id: p.merged_into for p in found if p.merged_into is not None}
         looked: set[str] = set()
@@ -131,7 +134,7 @@ class ProfileService:
             if not missing:
                 break
             looked |= missing
-            for profile in await self._profiles.holding(ws, ids=sorted(missing)):
+            for profile in await self._profiles.of_ids(ws, sorted(missing)):
                 if profile.merged_into is None:
                     survivors[profile.id] = profile
                 else:
@@ -253,17 +256,19 @@ class ProfileService:
         }
 
     async def watch(self, principal: Principal, profile_id: str) -> AsyncIterator[Scores | None]:
-        """The profile's scores now, then each time they change (None: not shown without consent)."""
+        """The profile's scores now, then each time they change (None: not shown without consent).
+        NOT_FOUND for a profile the workspace does not have; TOO_MANY_SUBSCRIPTIONS past the key's cap."""
         profile = await self.find(principal, profile_id=profile_id)
         if profile is None:
-            return
-        last = (await self.view(principal, profile)).scores
-        yield last
-        async for changed in self._profiles.changes(principal.workspace_id, profile.id):
-            scores = (await self.view(principal, changed)).scores
-            if scores != last:
-                last = scores
-                yield scores
+            raise NotFound("No such profile.", field="profileId")
+        async with self._feed.subscribe(principal, profile.id) as changes:
+            last = (await self.view(principal, profile)).scores
+            yield last
+            async for changed in changes:
+                scores = (await self.view(principal, changed)).scores
+                if scores != last:
+                    last = scores
+                    yield scores
 
     async def merges(self, principal: Principal, profile_id: str) -> list[Document]:
         return await self._merges.of_profiles(principal.workspace_id, [profile_id])
@@ -271,6 +276,11 @@ class ProfileService:
 
 def _personalized(profile: Profile, workspace: WorkspaceSettings) -> bool:
     return is_granted(profile.consent, Purpose.PERSONALIZATION, workspace.consent_mode)
+
+
+def _owner(owners: dict[str, Identity], hash_: str | None) -> str | None:
+    identity = owners.get(hash_) if hash_ is not None else None
+    return identity.profile_id if identity is not None else None
 
 
 def _survivor(profile: Profile | None, hops: dict[str, str], survivors: dict[str, Profile]) -> Profile | None:

@@ -14,10 +14,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import PyMongoError
 
 from server.domain.access import Principal
 from server.domain.errors import InvalidInput
+from server.domain.rescoring import rescored
 from server.domain.retention import (
     MAX_DAYS,
     MIN_DAYS,
@@ -33,7 +33,7 @@ from server.domain.retention import (
 )
 from server.domain.workspace import WorkspaceSettings
 from server.services.audit import AuditService
-from server.services.ingest import rescored
+from server.services.background import gave_up
 from server.storage.client import Client
 from server.storage.data_keys import DataKeys
 from server.storage.events import Events
@@ -137,9 +137,15 @@ class RetentionService:
             # event behind them has expired, and only such profiles are visited.
             cutoff = expiry_cutoff(now, period(workspace.retention, DataKind.EVENTS))
             async for profile in self._s.profiles.scored_before(workspace_id, cutoff):
-                await self._rescore(workspace, profile.id, now)
-                rescored_count += 1
-            shredded += await self._shred_orphan_keys(workspace_id)
+                try:
+                    await self._rescore(workspace, profile.id, now)
+                    rescored_count += 1
+                except Exception as error:  # one profile that cannot be rescored must not stop the rest
+                    gave_up("retention", error)
+            try:
+                shredded += await self._shred_orphan_keys(workspace_id)
+            except Exception as error:  # nor one workspace's keys the others'
+                gave_up("retention", error)
         return SweepResult(rescored_count, shredded)
 
     async def _rescore(self, workspace: WorkspaceSettings, profile_id: str, now: datetime) -> None:
@@ -173,7 +179,8 @@ class RetentionService:
         return shredded
 
     async def run_forever(self, interval: float) -> None:
-        """The background sweep of the server process; a failed pass is logged and retried."""
+        """The background sweep of the server process; a failed pass is logged, counted and retried
+        (the supervisor restarts this loop should it end anyway)."""
         while True:
             try:
                 result = await self.sweep(self._clock())
@@ -183,6 +190,6 @@ class RetentionService:
                         result.rescored,
                         result.keys_shredded,
                     )
-            except PyMongoError as error:
-                logger.warning("retention sweep failed: %s", type(error).__name__)
+            except Exception as error:  # the next pass may well succeed
+                gave_up("retention", error)
             await asyncio.sleep(interval)

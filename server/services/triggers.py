@@ -3,28 +3,62 @@ signed and retried with back-off, every attempt logged."""
 
 import asyncio
 import json
-import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
-from pymongo.errors import PyMongoError
 
 from privacy.consent import is_granted
 from privacy.purposes import Purpose
 from server.domain.access import Principal
-from server.domain.errors import InvalidInput
+from server.domain.errors import InvalidInput, NotFound
 from server.domain.paging import page_size
 from server.domain.taxonomy import Phase
 from server.domain.triggers import MAX_ATTEMPTS, Trigger, backoff, due, signature
+from server.services.background import gave_up
 from server.storage.client import Document
 from server.storage.triggers import Triggers
 from server.storage.workspaces import Workspaces
 
-logger = logging.getLogger("granular.triggers")
+MAX_URL_LENGTH = 2048
+MAX_WITHIN_MINUTES = 7 * 24 * 60
+
+
+def webhook_url(url: str) -> str:
+    """The URL as the sender will use it: parsed by httpx itself (the parser that sends), http(s)
+    with a host, no control characters, NULs or spaces anywhere; INVALID_URL otherwise."""
+    refused = InvalidInput(
+        f"`url` must be an http(s) URL of at most {MAX_URL_LENGTH} characters, without control "
+        "characters or spaces.",
+        field="url",
+        code="INVALID_URL",
+    )
+    if len(url) > MAX_URL_LENGTH or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url):
+        raise refused
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, TypeError):
+        raise refused from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise refused
+    return url
+
+
+def _checked(trigger: Trigger) -> Trigger:
+    """The rule's own checks, the same for a new rule and a changed one."""
+    webhook_url(trigger.url)
+    if trigger.reached is Phase.ACTION:
+        raise InvalidInput(
+            "A trigger waits for a phase before ACTION.", field="reachedPhase", code="INVALID_PHASE"
+        )
+    if not timedelta(minutes=1) <= trigger.within <= timedelta(minutes=MAX_WITHIN_MINUTES):
+        raise InvalidInput(
+            f"`withinMinutes` must be 1 to {MAX_WITHIN_MINUTES}.", field="withinMinutes", code="OUT_OF_RANGE"
+        )
+    return replace(trigger, name=trigger.name[:100], action=trigger.action[:100])
 
 
 class TriggerService:
@@ -41,23 +75,61 @@ class TriggerService:
         self._transport = transport
 
     async def define(
-        self, principal: Principal, *, name: str, action: str, reached: Phase, within_minutes: int, url: str
+        self,
+        principal: Principal,
+        *,
+        name: str,
+        action: str,
+        reached: Phase,
+        within_minutes: int,
+        url: str,
+        since: datetime | None = None,
     ) -> tuple[Trigger, str]:
-        """A new rule and its signing secret (shown once)."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InvalidInput("`url` must be an http(s) URL.", field="url", code="INVALID_URL")
-        if reached is Phase.ACTION:
-            raise InvalidInput(
-                "A trigger waits for a phase before ACTION.", field="reachedPhase", code="INVALID_PHASE"
-            )
-        if not 1 <= within_minutes <= 7 * 24 * 60:
-            raise InvalidInput(
-                "`withinMinutes` must be 1 to 10080.", field="withinMinutes", code="OUT_OF_RANGE"
-            )
+        """A new rule and its signing secret (shown once). It considers journeys active from `since`
+        on (default: now), so it never fires for journeys that went quiet before it existed."""
+        now = self._clock()
+        rule = _checked(
+            Trigger("", name, action, reached, timedelta(minutes=within_minutes), url, since or now)
+        )
         secret = "whsec_" + secrets.token_urlsafe(24)
-        rule = Trigger("", name[:100], action[:100], reached, timedelta(minutes=within_minutes), url)
-        return await self._triggers.insert(principal.workspace_id, rule, secret, self._clock()), secret
+        return await self._triggers.insert(principal.workspace_id, rule, secret, now), secret
+
+    async def update(
+        self,
+        principal: Principal,
+        trigger_id: str,
+        *,
+        name: str | None = None,
+        action: str | None = None,
+        reached: Phase | None = None,
+        within_minutes: int | None = None,
+        url: str | None = None,
+        since: datetime | None = None,
+    ) -> Trigger:
+        """Change the given fields of a rule (its id and signing secret stay); NOT_FOUND if the
+        workspace has no such rule. Journeys already fired for stay fired."""
+        current = await self._triggers.get(principal.workspace_id, trigger_id)
+        if current is None:
+            raise NotFound("No such trigger.", field="id")
+        changed = _checked(
+            replace(
+                current,
+                name=current.name if name is None else name,
+                action=current.action if action is None else action,
+                reached=current.reached if reached is None else reached,
+                within=current.within if within_minutes is None else timedelta(minutes=within_minutes),
+                url=current.url if url is None else url,
+                since=current.since if since is None else since,
+            )
+        )
+        if not await self._triggers.replace(principal.workspace_id, changed):
+            raise NotFound("No such trigger.", field="id")
+        return changed
+
+    async def delete(self, principal: Principal, trigger_id: str) -> None:
+        """Remove a rule; the webhooks it still owed are cancelled. NOT_FOUND if there is none."""
+        if not await self._triggers.delete(principal.workspace_id, trigger_id, self._clock()):
+            raise NotFound("No such trigger.", field="id")
 
     async def rules(self, principal: Principal) -> list[Trigger]:
         return await self._triggers.of_workspace(principal.workspace_id)
@@ -66,29 +138,48 @@ class TriggerService:
         return await self._triggers.deliveries(principal.workspace_id, trigger_id, page_size(first))
 
     async def run_once(self) -> None:
-        """Owe a webhook for every due journey, then attempt every delivery that is due."""
+        """Owe a webhook for every due journey, then attempt every delivery that is due. One rule or
+        delivery that fails (whatever the error) is logged by class and counted; the others go on."""
         now = self._clock()
         for workspace_id, trigger in await self._triggers.everywhere():
-            workspace = await self._workspaces.get(workspace_id)
-            for profile in await self._triggers.candidates(workspace_id, trigger, now):
-                journey = due(trigger, profile.scores, now)
-                # Next-best-action is personalization: only for customers who allowed it.
-                if journey is None or not is_granted(
-                    profile.consent, Purpose.PERSONALIZATION, workspace.consent_mode
-                ):
-                    continue
-                body = {
-                    "trigger": trigger.id,
-                    "action": trigger.action,
-                    "profileId": profile.id,
-                    "phase": profile.scores.journey_phase.name if profile.scores.journey_phase else None,
-                    "journeyStartedAt": journey,
-                    "firedAt": now.isoformat(),
-                }
-                await self._triggers.owe(workspace_id, trigger, profile.id, journey, body, now)
+            try:
+                await self._owe_for(workspace_id, trigger, now)
+            except Exception as error:  # one bad rule must not stop the others
+                gave_up("triggers", error)
         async with httpx.AsyncClient(timeout=5.0, transport=self._transport) as client:
             for delivery in await self._triggers.due_deliveries(now):
-                await self._deliver(client, delivery, now)
+                try:
+                    await self._deliver(client, delivery, now)
+                except Exception as error:  # nor one bad delivery
+                    gave_up("triggers", error)
+                    await self._triggers.attempted(
+                        delivery["_id"],
+                        {
+                            "status": "PENDING" if delivery["attempts"] + 1 < MAX_ATTEMPTS else "FAILED",
+                            "last_status": type(error).__name__,
+                            "last_attempt_at": now,
+                            "next_attempt_at": now + backoff(delivery["attempts"] + 1),
+                        },
+                    )
+
+    async def _owe_for(self, workspace_id: str, trigger: Trigger, now: datetime) -> None:
+        workspace = await self._workspaces.get(workspace_id)
+        for profile in await self._triggers.candidates(workspace_id, trigger, now):
+            journey = due(trigger, profile.scores, now)
+            # Next-best-action is personalization: only for customers who allowed it.
+            if journey is None or not is_granted(
+                profile.consent, Purpose.PERSONALIZATION, workspace.consent_mode
+            ):
+                continue
+            body = {
+                "trigger": trigger.id,
+                "action": trigger.action,
+                "profileId": profile.id,
+                "phase": profile.scores.journey_phase.name if profile.scores.journey_phase else None,
+                "journeyStartedAt": journey,
+                "firedAt": now.isoformat(),
+            }
+            await self._triggers.owe(workspace_id, trigger, profile.id, journey, body, now)
 
     async def _deliver(self, client: httpx.AsyncClient, delivery: dict[str, Any], now: datetime) -> None:
         secret = await self._triggers.secret(delivery["workspace_id"], delivery["trigger_id"])
@@ -126,10 +217,11 @@ class TriggerService:
         )
 
     async def run_forever(self, interval: float) -> None:
-        """The background evaluator of the server process; a failed pass is logged and retried."""
+        """The background evaluator of the server process; a failed pass is logged, counted and
+        retried (the supervisor restarts this loop should it end anyway)."""
         while True:
             try:
                 await self.run_once()
-            except (PyMongoError, httpx.HTTPError) as error:
-                logger.warning("trigger pass failed: %s", type(error).__name__)
+            except Exception as error:  # the next pass may well succeed
+                gave_up("triggers", error)
             await asyncio.sleep(interval)

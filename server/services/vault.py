@@ -1,19 +1,21 @@
-"""Personal data at rest: per-profile data keys, encrypted traits, blind indexes, suppression hashes.
+"""Personal data at rest: per-profile data keys, encrypted traits, blind indexes, identity hashes.
 
-Every decision and primitive comes from `privacy/`; this module only fetches and stores keys.
+Every decision and primitive comes from `privacy/`; this module only fetches and stores keys. Keys
+are fetched for many profiles at once (one query) and handed to the pure sealing functions.
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from privacy.classification import normalize_email, normalize_phone
+from privacy.classification import IdentifierKind, contact_kind, contacts, normalize
 from privacy.crypto import (
     Keyring,
+    WrappedKey,
     blind_index,
     decrypt_field,
     encrypt_field,
@@ -23,10 +25,9 @@ from privacy.crypto import (
     unwrap_data_key,
     wrap_data_key,
 )
+from server.domain.message import Identifiers
 from server.domain.profile import Profile
 from server.storage.data_keys import DataKeys
-
-_NORMALIZERS = {"email": normalize_email, "phone": normalize_phone}
 
 
 class Vault:
@@ -34,89 +35,86 @@ class Vault:
         self._data_keys = data_keys
         self._keyring = keyring
 
-    async def _data_key(
+    def identity_hash(self, workspace_id: str, kind: IdentifierKind, normalized: str) -> str:
+        """The keyed hash that names an identifier in the identity map and the suppression list."""
+        return suppression_hash(
+            self._keyring, workspace_id=workspace_id, kind=kind.value, normalized=normalized
+        )
+
+    def hash_of(
+        self, workspace_id: str, kind: IdentifierKind, value: object, *, region: str | None = None
+    ) -> str | None:
+        """The identity hash of a raw value, after the one normalization; None if it is not one."""
+        normalized = normalize(kind, value, region=region)
+        return None if normalized is None else self.identity_hash(workspace_id, kind, normalized)
+
+    def identifiers(
         self,
         workspace_id: str,
-        profile_id: str,
         *,
-        create: bool,
-        session: AsyncClientSession | None,
-    ) -> bytes | None:
-        wrapped = await self._data_keys.get(workspace_id, profile_id, session=session)
-        if wrapped is not None:
-            return unwrap_data_key(self._keyring, wrapped, workspace_id=workspace_id, profile_id=profile_id)
-        if not create:
-            return None
-        key = new_data_key()
-        await self._data_keys.put(
-            workspace_id,
-            profile_id,
-            wrap_data_key(self._keyring, key, workspace_id=workspace_id, profile_id=profile_id),
-            session=session,
+        alias: bool,
+        user_id: str | None,
+        anonymous_id: str | None,
+        previous_id: str | None,
+        traits: Iterable[Mapping[str, object]],
+        region: str | None,
+    ) -> Identifiers:
+        """The hashes of every identifier a message carries (an alias's previousId both ways)."""
+        user, anon = IdentifierKind.USER_ID, IdentifierKind.ANONYMOUS_ID
+        found = {
+            (kind.value, self.identity_hash(workspace_id, kind, value))
+            for each in traits
+            for kind, value in contacts(each, region=region)
+        }
+        return Identifiers(
+            user=self.hash_of(workspace_id, user, user_id),
+            anonymous=None if alias else self.hash_of(workspace_id, anon, anonymous_id),
+            previous_user=self.hash_of(workspace_id, user, previous_id) if alias else None,
+            previous_anonymous=self.hash_of(workspace_id, anon, previous_id) if alias else None,
+            contacts=tuple(sorted(found)),
         )
-        return key
 
-    def blind(self, workspace_id: str, kind: str, value: object) -> str | None:
-        """The blind index of an e-mail or phone, or None when it does not normalize."""
-        if not isinstance(value, str):
-            return None
-        normalized = _NORMALIZERS[kind](value)
+    def blind(self, workspace_id: str, kind: str, value: object, *, region: str | None = None) -> str | None:
+        """The blind index of an e-mail or phone (look-ups by them), or None when it does not normalize."""
+        normalized = normalize(IdentifierKind(kind), value, region=region)
         if normalized is None:
             return None
         return blind_index(self._keyring, workspace_id=workspace_id, kind=kind, normalized=normalized)
-
-    def suppression_hashes_of(self, workspace_id: str, pairs: list[tuple[str, str]]) -> list[str]:
-        """Keyed hashes of (kind, normalized value) pairs: what the suppression list stores."""
-        return [
-            suppression_hash(self._keyring, workspace_id=workspace_id, kind=kind, normalized=value)
-            for kind, value in pairs
-        ]
 
     def token_digest(self, token: str) -> str:
         """How a one-time link's token is stored: a keyed hash, so a database copy cannot use it."""
         return keyed_hash(self._keyring.api_key_pepper, "link", token)
 
-    def suppression_hashes(
-        self,
-        workspace_id: str,
-        *,
-        user_id: str | None,
-        anonymous_id: str | None,
-        email: object = None,
-    ) -> list[str]:
-        hashes = []
-        for kind, value in (("user_id", user_id), ("anonymous_id", anonymous_id)):
-            if value:
-                hashes.append(
-                    suppression_hash(self._keyring, workspace_id=workspace_id, kind=kind, normalized=value)
-                )
-        if isinstance(email, str) and (normalized := normalize_email(email)) is not None:
-            hashes.append(
-                suppression_hash(
-                    self._keyring, workspace_id=workspace_id, kind="email", normalized=normalized
-                )
-            )
-        return hashes
+    async def keys(
+        self, workspace_id: str, profile_ids: Iterable[str], *, session: AsyncClientSession | None = None
+    ) -> dict[str, bytes]:
+        """The data keys these profiles have (unwrapped), in one query."""
+        wrapped = await self._data_keys.of_profiles(workspace_id, sorted(set(profile_ids)), session=session)
+        return {
+            pid: unwrap_data_key(self._keyring, w, workspace_id=workspace_id, profile_id=pid)
+            for pid, w in wrapped.items()
+        }
 
-    async def seal(
+    def new_key(self, workspace_id: str, profile_id: str) -> tuple[bytes, WrappedKey]:
+        """A fresh data key for a profile, and how it is stored (wrapped under the current KEK)."""
+        key = new_data_key()
+        return key, wrap_data_key(self._keyring, key, workspace_id=workspace_id, profile_id=profile_id)
+
+    def seal(
         self,
         workspace_id: str,
         profile: Profile,
         pii: Mapping[str, Any],
         at: datetime,
+        key: bytes,
         *,
-        session: AsyncClientSession | None = None,
+        region: str | None = None,
     ) -> Profile:
-        """The profile with these PII traits encrypted under its data key (newest value wins)."""
-        fresh = {
-            name: value
-            for name, value in pii.items()
-            if name not in profile.pii or profile.pii[name][1] <= at
-        }
+        """The profile with these PII traits encrypted under `key` (newest value wins), and a blind
+        index for every e-mail and phone among them, whatever the trait is called."""
+        fresh = {n: v for n, v in pii.items() if n not in profile.pii or profile.pii[n][1] <= at}
         if not fresh:
             return profile
-        key = await self._data_key(workspace_id, profile.id, create=True, session=session)
-        assert key is not None
         sealed = dict(profile.pii)
         for name, value in fresh.items():
             plaintext = json.dumps(value, default=str)
@@ -124,19 +122,22 @@ class Vault:
                 encrypt_field(key, plaintext, workspace_id=workspace_id, profile_id=profile.id, field=name),
                 at,
             )
-        indexes = set(profile.blind_indexes)
-        for kind in ("email", "phone"):
-            if kind in fresh and (index := self.blind(workspace_id, kind, fresh[kind])) is not None:
-                indexes.add(index)
+        indexes = {*profile.blind_indexes, *self.contact_indexes(workspace_id, fresh, region=region)}
         return replace(profile, pii=sealed, blind_indexes=tuple(sorted(indexes)))
 
-    async def open(
-        self, workspace_id: str, profile: Profile, *, session: AsyncClientSession | None = None
-    ) -> dict[str, Any]:
-        """The profile's PII in plaintext (callers audit the read); empty once the key is shredded."""
-        if not profile.pii:
-            return {}
-        key = await self._data_key(workspace_id, profile.id, create=False, session=session)
+    def contact_indexes(
+        self, workspace_id: str, traits: Mapping[str, Any], *, region: str | None = None
+    ) -> set[str]:
+        """The blind index of every e-mail and phone among these traits, whatever the trait is called."""
+        return {
+            index
+            for name, value in traits.items()
+            if (kind := contact_kind(name)) is not None
+            and (index := self.blind(workspace_id, kind.value, value, region=region)) is not None
+        }
+
+    def open_with(self, workspace_id: str, profile: Profile, key: bytes | None) -> dict[str, Any]:
+        """The profile's PII in plaintext under `key`; empty without a key (shredded)."""
         if key is None:
             return {}
         return {
@@ -146,17 +147,11 @@ class Vault:
             for name, (ciphertext, _) in profile.pii.items()
         }
 
-    async def absorb(
-        self,
-        workspace_id: str,
-        winner: Profile,
-        loser: Profile,
-        *,
-        session: AsyncClientSession | None = None,
-    ) -> Profile:
-        """The winner holding the loser's PII too, re-encrypted under the winner's key."""
-        plaintext = await self.open(workspace_id, loser, session=session)
-        result = winner
-        for name, value in plaintext.items():
-            result = await self.seal(workspace_id, result, {name: value}, loser.pii[name][1], session=session)
-        return replace(result, blind_indexes=tuple(sorted({*result.blind_indexes, *loser.blind_indexes})))
+    async def open(
+        self, workspace_id: str, profile: Profile, *, session: AsyncClientSession | None = None
+    ) -> dict[str, Any]:
+        """The profile's PII in plaintext (callers audit the read); empty once the key is shredded."""
+        if not profile.pii:
+            return {}
+        keys = await self.keys(workspace_id, [profile.id], session=session)
+        return self.open_with(workspace_id, profile, keys.get(profile.id))

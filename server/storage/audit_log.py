@@ -21,6 +21,26 @@ class AuditEntry:
     details: dict[str, Any]
 
 
+def _entry(
+    workspace_id: str,
+    actor: str,
+    action: str,
+    at: datetime,
+    expire_at: datetime,
+    profile_id: str | None,
+    details: dict[str, Any],
+) -> Document:
+    return {
+        "workspace_id": workspace_id,
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "profile_id": profile_id,
+        "details": details,
+        EXPIRE_AT: expire_at,
+    }
+
+
 class AuditLog:
     def __init__(self, db: Database) -> None:
         self._collection = db["audit_log"]
@@ -33,23 +53,35 @@ class AuditLog:
         action: str,
         at: datetime,
         expire_at: datetime,
-        entries: list[tuple[str | None, dict[str, Any]]],
+        profile_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> str:
+        """The new entry's id."""
+        entry = _entry(workspace_id, actor, action, at, expire_at, profile_id, details or {})
+        result = await self._collection.insert_one(entry)
+        return str(result.inserted_id)
+
+    async def append_many(
+        self,
+        *,
+        workspace_id: str,
+        actor: str,
+        action: str,
+        at: datetime,
+        expire_at: datetime,
+        entries: list[tuple[str, dict[str, Any]]],
     ) -> None:
         """One entry per (profile id, details), inserted together."""
         await self._collection.insert_many(
-            [
-                {
-                    "workspace_id": workspace_id,
-                    "at": at,
-                    "actor": actor,
-                    "action": action,
-                    "profile_id": profile_id,
-                    "details": details,
-                    EXPIRE_AT: expire_at,
-                }
-                for profile_id, details in entries
-            ]
+            [_entry(workspace_id, actor, action, at, expire_at, p, details) for p, details in entries]
         )
+
+    async def count_again(self, workspace_id: str, entry_id: str) -> bool:
+        """One more occurrence of what the entry records (`details.count`); False if it is gone."""
+        result = await self._collection.update_one(
+            {"_id": ObjectId(entry_id), "workspace_id": workspace_id}, {"$inc": {"details.count": 1}}
+        )
+        return result.matched_count == 1
 
     async def page(
         self,

@@ -1,16 +1,60 @@
 """The one AsyncMongoClient: durable writes, retryable operations, bounded server time."""
 
-from typing import Any, TypeAlias
+import asyncio
+import sys
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeAlias, TypeVar
 
-from pymongo import AsyncMongoClient
+import pymongo.lock
+from pymongo import AsyncMongoClient, monitoring
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+
+from server.metrics import DB_COMMANDS
 
 Document: TypeAlias = dict[str, Any]
 Database: TypeAlias = AsyncDatabase[Document]
 Client: TypeAlias = AsyncMongoClient[Document]
+T = TypeVar("T")
 
 
-def connect(uri: str, *, timeout_ms: int = 10_000, heartbeat_ms: int | None = None) -> Client:
+async def _wait_for(awaitable: Awaitable[T], timeout: float | None) -> T:  # noqa: ASYNC109 - wait_for's own signature
+    """asyncio.wait_for as Python 3.12 has it (gh-96764): the awaitable runs in the caller's task,
+    with no inner task whose result a cancellation can throw away."""
+    async with asyncio.timeout(timeout):
+        return await awaitable
+
+
+if sys.version_info < (3, 12):
+    # The wedge (issue 18): PyMongo waits for a pool slot with asyncio.wait_for(condition.wait(),
+    # deadline). On Python 3.11, a request task cancelled just as that wait times out (graphql-core
+    # cancels sibling resolvers when one fails) drops the inner task's result: the pool lock it
+    # re-acquired is never released, and every later operation — /readyz's ping too — waits on
+    # that lock forever. Python 3.12's wait_for cannot do this; this gives 3.11 the same one.
+    pymongo.lock.wait_for = _wait_for  # type: ignore[attr-defined]
+
+
+class _CommandCounter(monitoring.CommandListener):
+    """Counts commands by name for /metrics (what a batch or a page costs the database)."""
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        DB_COMMANDS.labels(event.command_name).inc()
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+def connect(
+    uri: str,
+    *,
+    timeout_ms: int = 10_000,
+    heartbeat_ms: int | None = None,
+    pool_size: int = 100,
+    listeners: Sequence[monitoring.CommandListener] = (),
+) -> Client:
     """A client whose acknowledged writes are majority-committed and journaled (DESIGN §2)."""
     options: dict[str, object] = {
         "w": "majority",
@@ -21,7 +65,24 @@ def connect(uri: str, *, timeout_ms: int = 10_000, heartbeat_ms: int | None = No
         "timeoutMS": timeout_ms,
         "tz_aware": True,
         "appname": "granular",
+        "maxPoolSize": pool_size,
+        "event_listeners": [_CommandCounter(), *listeners],
     }
     if heartbeat_ms is not None:
         options["heartbeatFrequencyMS"] = heartbeat_ms
     return AsyncMongoClient(uri, **options)
+
+
+# Documents one erasure or cleanup step deletes at most: each command stays well inside the budget.
+DELETE_CHUNK = 1000
+
+
+async def delete_chunk(
+    collection: AsyncCollection[Document], query: Document, limit: int = DELETE_CHUNK
+) -> int:
+    """Delete at most `limit` documents matching `query`, by their ids: one bounded step of a larger
+    deletion (call until it returns 0), so no single command outlives the time budget."""
+    ids = [doc["_id"] async for doc in collection.find(query, {"_id": 1}).limit(limit)]
+    if not ids:
+        return 0
+    return (await collection.delete_many({"_id": {"$in": ids}})).deleted_count

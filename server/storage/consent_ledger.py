@@ -6,7 +6,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from privacy.consent import ConsentEntry
 from privacy.purposes import ConsentSource, Purpose
-from server.storage.client import Database, Document
+from server.storage.client import Database, Document, delete_chunk
 from server.storage.retention import EXPIRE_AT
 
 
@@ -20,6 +20,7 @@ def _entry(doc: Document) -> ConsentEntry:
         at=doc["at"],
         prev_hash=doc["prev_hash"],
         hash=doc["hash"],
+        effective_at=doc.get("effective_at"),
     )
 
 
@@ -48,6 +49,7 @@ class ConsentLedger:
                     "source": entry.source.value,
                     "policy_version": entry.policy_version,
                     "at": entry.at,
+                    "effective_at": entry.effective_at,
                     "prev_hash": entry.prev_hash,
                     "hash": entry.hash,
                     EXPIRE_AT: expire_at,
@@ -70,7 +72,7 @@ class ConsentLedger:
         return [_entry(doc) async for doc in cursor]
 
     async def delete_for(self, workspace_id: str, profile_ids: list[str]) -> int:
-        result = await self._collection.delete_many(
-            {"workspace_id": workspace_id, "profile_id": {"$in": profile_ids}}
+        """One bounded step of deleting these profiles' documents (call until 0)."""
+        return await delete_chunk(
+            self._collection, {"workspace_id": workspace_id, "profile_id": {"$in": profile_ids}}
         )
-        return result.deleted_count

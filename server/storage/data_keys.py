@@ -19,6 +19,39 @@ class DataKeys:
         )
         return WrappedKey(kek_id=doc["kek_id"], blob=bytes(doc["blob"])) if doc else None
 
+    async def of_profiles(
+        self, workspace_id: str, profile_ids: list[str], *, session: AsyncClientSession | None = None
+    ) -> dict[str, WrappedKey]:
+        """The wrapped keys of these profiles (those that have one), in one query."""
+        if not profile_ids:
+            return {}
+        cursor = self._collection.find(
+            {"workspace_id": workspace_id, "profile_id": {"$in": sorted(set(profile_ids))}}, session=session
+        )
+        return {doc["profile_id"]: WrappedKey(doc["kek_id"], bytes(doc["blob"])) async for doc in cursor}
+
+    async def insert(
+        self,
+        workspace_id: str,
+        keys: dict[str, WrappedKey],
+        *,
+        session: AsyncClientSession | None = None,
+    ) -> None:
+        """New profiles' keys (a profile that already has one fails the unique index: never replaced)."""
+        if keys:
+            await self._collection.insert_many(
+                [
+                    {
+                        "workspace_id": workspace_id,
+                        "profile_id": pid,
+                        "kek_id": k.kek_id,
+                        "blob": Binary(k.blob),
+                    }
+                    for pid, k in keys.items()
+                ],
+                session=session,
+            )
+
     async def put(
         self,
         workspace_id: str,

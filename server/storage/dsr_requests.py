@@ -144,3 +144,11 @@ class DsrRequests:
             query["_id"] = {"$gt": after}
         cursor = self._collection.find(query).sort("_id", 1).limit(first)
         return [_record(doc) async for doc in cursor]
+
+    async def forget_profiles(self, workspace_id: str, profile_ids: list[str], *, keep: str) -> int:
+        """Other requests stop naming erased profiles (their counts stay); `keep` is the erasure's own."""
+        result = await self._collection.update_many(
+            {"workspace_id": workspace_id, "_id": {"$ne": keep}, "profile_ids": {"$in": profile_ids}},
+            {"$pull": {"profile_ids": {"$in": profile_ids}}, "$set": {"subject_erased": True}},
+        )
+        return result.modified_count

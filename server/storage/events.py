@@ -1,7 +1,7 @@
 """The events collection: one document per accepted message, unique per (workspace, messageId)."""
 
+import math
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -9,31 +9,11 @@ from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from server.domain.errors import InvalidInput
+from server.domain.event import StoredEvent
 from server.domain.taxonomy import Phase
-from server.storage.client import Database, Document
+from server.metrics import SKIPPED_PURCHASES
+from server.storage.client import Database, Document, delete_chunk
 from server.storage.retention import EXPIRE_AT
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    """An event as the product stores it: already minimized, with its consent snapshot."""
-
-    id: str
-    message_id: str
-    profile_id: str
-    type: str
-    name: str
-    timestamp: datetime
-    received_at: datetime
-    phase: Phase | None
-    value: float
-    planned: bool
-    channel: str
-    campaign: str | None
-    properties: dict[str, Any]
-    context: dict[str, Any]
-    consent: dict[str, bool]
-    expire_at: datetime | None = None  # None: written before retention existed, never expires
 
 
 def to_doc(workspace_id: str, event: StoredEvent) -> Document:
@@ -87,6 +67,10 @@ def _between(since: datetime | None, until: datetime | None) -> Document:
     if until is not None:
         window["$lte"] = until
     return window
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
 
 
 def new_event_id() -> str:
@@ -149,6 +133,17 @@ class Events:
         async for doc in cursor:
             yield of_doc(doc)
 
+    async def of_profiles(
+        self, workspace_id: str, profile_ids: list[str], *, session: AsyncClientSession | None = None
+    ) -> list[StoredEvent]:
+        """Every event of these profiles (a merge rescoring them), in one query."""
+        if not profile_ids:
+            return []
+        cursor = self._collection.find(
+            {"workspace_id": workspace_id, "profile_id": {"$in": sorted(set(profile_ids))}}, session=session
+        )
+        return [of_doc(doc) async for doc in cursor]
+
     async def page(
         self,
         workspace_id: str,
@@ -173,10 +168,10 @@ class Events:
         return [of_doc(doc) async for doc in cursor]
 
     async def delete_for(self, workspace_id: str, profile_ids: list[str]) -> int:
-        result = await self._collection.delete_many(
-            {"workspace_id": workspace_id, "profile_id": {"$in": profile_ids}}
+        """One bounded step of deleting these profiles' documents (call until 0)."""
+        return await delete_chunk(
+            self._collection, {"workspace_id": workspace_id, "profile_id": {"$in": profile_ids}}
         )
-        return result.deleted_count
 
     async def stream_for(self, workspace_id: str, profile_ids: list[str]) -> AsyncIterator[StoredEvent]:
         """Every event of these profiles, oldest first, one document at a time (exports stream)."""
@@ -269,7 +264,11 @@ class Events:
         ]
         cursor = await self._collection.aggregate(pipeline, allowDiskUse=True, batchSize=500)
         async for doc in cursor:
-            yield doc["_id"], [(at, value) for at, value in doc["p"]]
+            finite = [(at, value) for at, value in doc["p"] if _finite(value)]
+            if len(finite) < len(doc["p"]):
+                # Stored before non-finite numbers were refused at ingest: skipped, and counted.
+                SKIPPED_PURCHASES.inc(len(doc["p"]) - len(finite))
+            yield doc["_id"], finite
 
     async def first_sessions(
         self, workspace_id: str, *, since: datetime | None, until: datetime | None

@@ -8,6 +8,7 @@ from server.storage.retention import TTL_INDEX
 
 INDEXES: dict[str, list[IndexModel]] = {
     "workspaces": [],
+    "custom_channels": [],  # one document per workspace, by _id
     "api_keys": [
         IndexModel([("digest", ASCENDING)], unique=True, name="digest_unique"),
         IndexModel([("workspace_id", ASCENDING), ("created_at", DESCENDING)], name="by_workspace"),
@@ -83,8 +84,18 @@ INDEXES: dict[str, list[IndexModel]] = {
         ),
         TTL_INDEX,
     ],
-    "suppressions": [
-        IndexModel([("workspace_id", ASCENDING), ("hash", ASCENDING)], unique=True, name="hash_unique"),
+    # Keyed by the identifier's keyed hash (`_id`); erasure also finds the ones pointing at a profile.
+    "identities": [
+        IndexModel([("workspace_id", ASCENDING), ("profile_id", ASCENDING)], name="by_profile"),
+    ],
+    "receipts": [
+        IndexModel(
+            [("workspace_id", ASCENDING), ("message_id", ASCENDING)],
+            unique=True,
+            name="message_id_unique",
+        ),
+        IndexModel([("workspace_id", ASCENDING), ("profile_id", ASCENDING)], name="by_profile"),
+        TTL_INDEX,
     ],
     "triggers": [IndexModel([("workspace_id", ASCENDING)], name="by_workspace")],
     "deliveries": [

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from server.storage.client import Database, Document
+from server.storage.client import Database, Document, delete_chunk
 
 
 class Merges:
@@ -37,8 +37,8 @@ class Merges:
         return [doc async for doc in cursor]
 
     async def delete_for(self, workspace_id: str, profile_ids: list[str]) -> int:
-        result = await self._collection.delete_many(self._touching(workspace_id, profile_ids))
-        return result.deleted_count
+        """One bounded step of deleting these profiles' merge records (call until 0)."""
+        return await delete_chunk(self._collection, self._touching(workspace_id, profile_ids))
 
 
 def merge_record(

@@ -3,11 +3,12 @@
 import dataclasses
 import secrets
 import typing
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import pymongo
 from bson import Binary
 from pymongo import ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -61,6 +62,7 @@ def to_doc(workspace_id: str, profile: Profile, expire_at: datetime | None) -> D
         "workspace_id": workspace_id,
         "user_id": profile.user_id,
         "anonymous_ids": list(profile.anonymous_ids),
+        "user_aliases": list(profile.user_aliases),
         "traits": {name: {"v": t.value, "at": t.at} for name, t in profile.traits.items()},
         "pii": {name: {"ct": Binary(ct), "at": at} for name, (ct, at) in profile.pii.items()},
         "blind_index": list(profile.blind_indexes),
@@ -84,6 +86,7 @@ def of_doc(doc: Document) -> Profile:
         id=doc["_id"],
         user_id=doc.get("user_id"),
         anonymous_ids=tuple(doc.get("anonymous_ids", ())),
+        user_aliases=tuple(doc.get("user_aliases", ())),
         traits={name: Trait(t["v"], t["at"]) for name, t in doc.get("traits", {}).items()},
         pii={name: (bytes(p["ct"]), p["at"]) for name, p in doc.get("pii", {}).items()},
         blind_indexes=tuple(doc.get("blind_index", ())),
@@ -116,34 +119,11 @@ class Profiles:
     def __init__(self, db: Database) -> None:
         self._collection = db["profiles"]
 
-    async def by_ids(
-        self,
-        workspace_id: str,
-        *,
-        user_ids: list[str],
-        anonymous_ids: list[str],
-        session: AsyncClientSession | None = None,
-    ) -> list[Profile]:
-        """Live (unmerged) profiles holding any of these ids."""
-        clauses: list[Document] = []
-        if user_ids:
-            clauses.append({"user_id": {"$in": user_ids}})
-        if anonymous_ids:
-            clauses.append({"anonymous_ids": {"$in": anonymous_ids}})
-        if not clauses:
-            return []
-        cursor = self._collection.find(
-            {"workspace_id": workspace_id, "merged_into": None, "$or": clauses}, session=session
-        )
-        return [of_doc(doc) async for doc in cursor]
-
     async def get(
         self, workspace_id: str, profile_id: str, *, session: AsyncClientSession | None = None
     ) -> Profile | None:
-        doc = await self._collection.find_one(
-            {"_id": profile_id, "workspace_id": workspace_id}, session=session
-        )
-        return of_doc(doc) if doc else None
+        doc = await self._collection.find_one({"_id": profile_id}, session=session)
+        return of_doc(doc) if doc and doc["workspace_id"] == workspace_id else None
 
     async def find_one(self, workspace_id: str, query: Document) -> Profile | None:
         doc = await self._collection.find_one({**query, "workspace_id": workspace_id})
@@ -157,15 +137,13 @@ class Profiles:
         expire_at: Mapping[str, datetime | None],
         session: AsyncClientSession | None = None,
     ) -> None:
-        """Write whole profiles, each with its expiry (by id) re-stamped in the same write."""
+        """Write whole profiles, each with its expiry (by id) re-stamped in the same write. The filter
+        is the `_id` alone (random, and read from or created in this workspace by the caller): the
+        cheapest shape on every MongoDB, sharded ones included."""
         if profiles:
             await self._collection.bulk_write(
                 [
-                    ReplaceOne(
-                        {"_id": p.id, "workspace_id": workspace_id},
-                        to_doc(workspace_id, p, expire_at.get(p.id)),
-                        upsert=True,
-                    )
+                    ReplaceOne({"_id": p.id}, to_doc(workspace_id, p, expire_at.get(p.id)), upsert=True)
                     for p in profiles
                 ],
                 ordered=False,
@@ -199,54 +177,48 @@ class Profiles:
             ids.extend(frontier)
         return ids
 
-    async def matching(
-        self,
-        workspace_id: str,
-        *,
-        profile_id: str | None,
-        user_id: str | None,
-        anonymous_id: str | None,
-        blind_indexes: list[str],
+    async def with_blind_index(
+        self, workspace_id: str, indexes: list[str], *, session: AsyncClientSession | None = None
     ) -> list[str]:
-        """Ids of profiles (live or merged) holding any of these identifiers."""
-        clauses: list[Document] = []
-        if profile_id:
-            clauses.append({"_id": profile_id})
-        if user_id:
-            clauses.append({"user_id": user_id})
-        if anonymous_id:
-            clauses.append({"anonymous_ids": anonymous_id})
-        if blind_indexes:
-            clauses.append({"blind_index": {"$in": blind_indexes}})
-        if not clauses:
+        """Ids of profiles (live or merged) holding any of these blind indexes (e-mail, phone)."""
+        if not indexes:
             return []
-        cursor = self._collection.find({"workspace_id": workspace_id, "$or": clauses}, {"_id": 1})
+        cursor = self._collection.find(
+            {"workspace_id": workspace_id, "blind_index": {"$in": indexes}}, {"_id": 1}, session=session
+        )
         return [doc["_id"] async for doc in cursor]
 
-    async def related(self, workspace_id: str, seeds: list[str]) -> list[str]:
+    async def related(
+        self, workspace_id: str, seeds: list[str], *, session: AsyncClientSession | None = None
+    ) -> list[str]:
         """The seeds and every profile merged into or from them, transitively."""
         known: set[str] = set(seeds)
         frontier = list(seeds)
         while frontier:
-            cursor = self._collection.find(
-                {
-                    "workspace_id": workspace_id,
-                    "$or": [{"_id": {"$in": frontier}}, {"merged_into": {"$in": frontier}}],
-                },
-                {"_id": 1, "merged_into": 1},
-            )
             found: set[str] = set()
-            async for doc in cursor:
-                found.add(doc["_id"])
-                if doc.get("merged_into"):
-                    found.add(doc["merged_into"])
+            for query in (
+                {"_id": {"$in": frontier}},
+                {"workspace_id": workspace_id, "merged_into": {"$in": frontier}},
+            ):
+                async for doc in self._collection.find(
+                    query, {"_id": 1, "merged_into": 1, "workspace_id": 1}, session=session
+                ):
+                    if doc["workspace_id"] == workspace_id:
+                        found.add(doc["_id"])
+                        if doc.get("merged_into"):
+                            found.add(doc["merged_into"])
             frontier = sorted(found - known)
             known |= found
         return sorted(known)
 
-    async def of_ids(self, workspace_id: str, profile_ids: list[str]) -> list[Profile]:
-        cursor = self._collection.find({"workspace_id": workspace_id, "_id": {"$in": profile_ids}})
-        return [of_doc(doc) async for doc in cursor]
+    async def of_ids(
+        self, workspace_id: str, profile_ids: list[str], *, session: AsyncClientSession | None = None
+    ) -> list[Profile]:
+        """These profiles (live or merged) by `_id`, tenancy checked on what comes back."""
+        if not profile_ids:
+            return []
+        cursor = self._collection.find({"_id": {"$in": sorted(set(profile_ids))}}, session=session)
+        return [of_doc(doc) async for doc in cursor if doc["workspace_id"] == workspace_id]
 
     async def scored_before(self, workspace_id: str, cutoff: datetime) -> AsyncIterator[Profile]:
         """Live profiles whose oldest scored event is at or before `cutoff`, streamed."""
@@ -267,9 +239,11 @@ class Profiles:
         )
         return {doc["_id"] async for doc in cursor}
 
-    async def delete(self, workspace_id: str, profile_ids: list[str]) -> int:
+    async def delete(
+        self, workspace_id: str, profile_ids: list[str], *, session: AsyncClientSession | None = None
+    ) -> int:
         result = await self._collection.delete_many(
-            {"workspace_id": workspace_id, "_id": {"$in": profile_ids}}
+            {"workspace_id": workspace_id, "_id": {"$in": profile_ids}}, session=session
         )
         return result.deleted_count
 
@@ -283,26 +257,24 @@ class Profiles:
                 if change.get("fullDocument"):
                     yield of_doc(change["fullDocument"])
 
-    async def holding(
-        self,
-        workspace_id: str,
-        *,
-        ids: list[str] | None = None,
-        user_ids: list[str] | None = None,
-        anonymous_ids: list[str] | None = None,
-    ) -> list[Profile]:
-        """Profiles (live or merged) with any of these ids, user ids or anonymous ids, in one query
-        whose every clause is a `$in` on an indexed field. Ids are looked up by `_id` alone (the
-        fastest look-up everywhere) and their workspace is checked here."""
-        clauses: list[Document] = []
-        if ids:
-            clauses.append({"_id": {"$in": ids}})
-        if user_ids:
-            clauses.append({"workspace_id": workspace_id, "user_id": {"$in": user_ids}})
-        if anonymous_ids:
-            clauses.append({"workspace_id": workspace_id, "anonymous_ids": {"$in": anonymous_ids}})
-        if not clauses:
-            return []
-        query = clauses[0] if len(clauses) == 1 else {"$or": clauses}
-        cursor = self._collection.find(query, batch_size=1000)
-        return [of_doc(doc) async for doc in cursor if doc.get("workspace_id") == workspace_id]
+    async def every(self, *, with_pii: bool = False) -> AsyncIterator[tuple[str, Profile]]:
+        """(workspace, profile) for every live profile of every workspace, streamed (migrations)."""
+        query: Document = {"merged_into": None}
+        if with_pii:
+            query["pii"] = {"$ne": {}}
+        async for doc in self._collection.find(query, batch_size=500):
+            yield doc["workspace_id"], of_doc(doc)
+
+    async def change_feed(self, opened: Callable[[], None]) -> AsyncIterator[tuple[str, Profile]]:
+        """(workspace id, the profile after the change) for every change to any profile: the one
+        stream a process watches for all its subscribers; `opened` is called once it is watching.
+        It waits for changes with no time budget (timeoutMS 0 is "none" in PyMongo's client-side
+        timeouts): a quiet stream is not a slow one."""
+        pipeline: list[Document] = [{"$match": {"operationType": {"$in": ["insert", "update", "replace"]}}}]
+        with pymongo.timeout(0):
+            async with await self._collection.watch(pipeline, full_document="updateLookup") as stream:
+                opened()
+                async for change in stream:
+                    doc = change.get("fullDocument")
+                    if doc:
+                        yield doc["workspace_id"], of_doc(doc)

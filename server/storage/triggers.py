@@ -21,7 +21,20 @@ def _trigger(doc: Document) -> Trigger:
         reached=Phase[doc["reached"]],
         within=timedelta(minutes=doc["within_minutes"]),
         url=doc["url"],
+        # Rules stored before `since` existed count from their definition.
+        since=doc.get("since") or doc.get("created_at"),
     )
+
+
+def _fields(trigger: Trigger) -> Document:
+    return {
+        "name": trigger.name,
+        "action": trigger.action,
+        "reached": trigger.reached.name,
+        "within_minutes": trigger.within / timedelta(minutes=1),
+        "url": trigger.url,
+        "since": trigger.since,
+    }
 
 
 class Triggers:
@@ -34,16 +47,34 @@ class Triggers:
         doc = {
             "_id": "trg_" + secrets.token_hex(8),
             "workspace_id": workspace_id,
-            "name": trigger.name,
-            "action": trigger.action,
-            "reached": trigger.reached.name,
-            "within_minutes": trigger.within / timedelta(minutes=1),
-            "url": trigger.url,
+            **_fields(trigger),
             "secret": secret,
             "created_at": now,
         }
         await self._triggers.insert_one(doc)
         return _trigger(doc)
+
+    async def get(self, workspace_id: str, trigger_id: str) -> Trigger | None:
+        doc = await self._triggers.find_one({"_id": trigger_id, "workspace_id": workspace_id})
+        return _trigger(doc) if doc else None
+
+    async def replace(self, workspace_id: str, trigger: Trigger) -> bool:
+        """Store the rule's new fields (its id, secret and creation time stay); False if it is gone."""
+        result = await self._triggers.update_one(
+            {"_id": trigger.id, "workspace_id": workspace_id}, {"$set": _fields(trigger)}
+        )
+        return result.matched_count == 1
+
+    async def delete(self, workspace_id: str, trigger_id: str, now: datetime) -> bool:
+        """Remove the rule; webhooks it still owed are cancelled. False if there was no such rule."""
+        result = await self._triggers.delete_one({"_id": trigger_id, "workspace_id": workspace_id})
+        if result.deleted_count == 0:
+            return False
+        await self._deliveries.update_many(
+            {"workspace_id": workspace_id, "trigger_id": trigger_id, "status": "PENDING"},
+            {"$set": {"status": "CANCELLED", "last_status": "trigger deleted", "last_attempt_at": now}},
+        )
+        return True
 
     async def of_workspace(self, workspace_id: str) -> list[Trigger]:
         return [
@@ -60,15 +91,19 @@ class Triggers:
         return doc["secret"] if doc else None
 
     async def candidates(self, workspace_id: str, trigger: Trigger, now: datetime) -> list[Profile]:
-        """Live profiles whose open journey reached the phase and has been quiet long enough."""
+        """Live profiles whose open journey reached the phase, was active since the rule's `since` and
+        has been quiet long enough."""
         phases = [p.name for p in Phase if trigger.reached <= p < Phase.ACTION]
+        last_at: Document = {"$lte": now - trigger.within}
+        if trigger.since is not None:
+            last_at["$gte"] = trigger.since
         cursor = self._profiles.find(
             {
                 "workspace_id": workspace_id,
                 "merged_into": None,
                 "scores.journey_closed": False,
                 "scores.journey_phase": {"$in": phases},
-                "scores.journey_last_at": {"$lte": now - trigger.within},
+                "scores.journey_last_at": last_at,
             }
         ).limit(10_000)
         return [of_doc(doc) async for doc in cursor]
@@ -115,3 +150,30 @@ class Triggers:
             query["trigger_id"] = trigger_id
         cursor = self._deliveries.find(query).sort("created_at", -1).limit(first)
         return [doc async for doc in cursor]
+
+    async def forget_profiles(self, workspace_id: str, pseudonyms: dict[str, str]) -> int:
+        """Deliveries about erased profiles: pending ones cancelled, every one kept in the log under the
+        profile's pseudonym (its id, which named the profile, is re-keyed)."""
+        if not pseudonyms:
+            return 0
+        cursor = self._deliveries.find(
+            {"workspace_id": workspace_id, "profile_id": {"$in": sorted(pseudonyms)}}
+        )
+        found = [doc async for doc in cursor]
+        if not found:
+            return 0
+        copies = []
+        for doc in found:
+            pseudonym = pseudonyms[doc["profile_id"]]
+            copies.append(
+                {
+                    **doc,
+                    "_id": doc["_id"].replace(doc["profile_id"], pseudonym),
+                    "profile_id": pseudonym,
+                    "body": {**doc["body"], "profileId": pseudonym},
+                    "status": "CANCELLED" if doc["status"] == "PENDING" else doc["status"],
+                }
+            )
+        await self._deliveries.delete_many({"_id": {"$in": [doc["_id"] for doc in found]}})
+        await self._deliveries.insert_many(copies, ordered=False)
+        return len(found)

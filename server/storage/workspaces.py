@@ -1,36 +1,43 @@
 """The workspaces collection: per-workspace settings (defaults when a workspace has none stored)."""
 
-import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from types import MappingProxyType
 from typing import Generic, TypeVar
 
+from cachetools import TTLCache
 from pymongo import ReturnDocument
 
 from privacy.purposes import ConsentMode
 from server.domain.retention import DataKind
 from server.domain.workspace import WorkspaceSettings
+from server.metrics import CACHE_ENTRIES
 from server.storage.client import Database
 
 # Settings are read on every request and change rarely: each process re-reads them this often.
 CACHE_SECONDS = 5.0
+# Workspaces remembered per process; beyond it the least recently used is forgotten (and re-read).
+CACHE_SIZE = 1024
 _EVERY_WORKSPACE = ""
 T = TypeVar("T")
 
 
 class _Recent(Generic[T]):
-    """Values remembered for CACHE_SECONDS; a change made by this process forgets its entry at once."""
+    """Values remembered for CACHE_SECONDS, at most `size` of them (least recently used go first); a
+    change made by this process forgets its entry at once."""
 
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, T]] = {}
+    def __init__(self, name: str, size: int) -> None:
+        self._name = name
+        self._entries: TTLCache[str, T] = TTLCache(maxsize=size, ttl=CACHE_SECONDS)
 
     async def get(self, key: str, load: Callable[[], Awaitable[T]]) -> T:
-        cached = self._entries.get(key)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
+        try:
+            return self._entries[key]
+        except KeyError:
+            pass
         value = await load()
-        self._entries[key] = (time.monotonic() + CACHE_SECONDS, value)
+        self._entries[key] = value
+        CACHE_ENTRIES.labels(self._name).set(len(self._entries))
         return value
 
     def forget(self, key: str) -> None:
@@ -38,11 +45,11 @@ class _Recent(Generic[T]):
 
 
 class Workspaces:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, cache_size: int = CACHE_SIZE) -> None:
         self._collection = db["workspaces"]
-        self._settings = _Recent[WorkspaceSettings]()
-        self._generations = _Recent[int]()
-        self._origins = _Recent[frozenset[str]]()
+        self._settings = _Recent[WorkspaceSettings]("workspace_settings", cache_size)
+        self._generations = _Recent[int]("token_generations", cache_size)
+        self._origins = _Recent[frozenset[str]]("allowed_origins", 1)
 
     async def get(self, workspace_id: str) -> WorkspaceSettings:
         return await self._settings.get(workspace_id, lambda: self._read(workspace_id))
@@ -64,6 +71,8 @@ class Workspaces:
             retention=MappingProxyType(
                 {DataKind(kind): days for kind, days in doc.get("retention_days", {}).items()}
             ),
+            max_identifiers=doc.get("max_identifiers", WorkspaceSettings.max_identifiers),
+            phone_region=doc.get("phone_region"),
         )
 
     async def save(self, settings: WorkspaceSettings) -> None:
@@ -84,6 +93,8 @@ class Workspaces:
                     "paid_touches_need_advertising": settings.paid_touches_need_advertising,
                     "allowed_origins": sorted(settings.allowed_origins),
                     "retention_days": {kind.value: days for kind, days in settings.retention.items()},
+                    "max_identifiers": settings.max_identifiers,
+                    "phone_region": settings.phone_region,
                 }
             },
             upsert=True,

@@ -2,7 +2,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.domain.channel import Channel, derive_channel
+from server.domain.channel import (
+    BUILT_IN,
+    FALLBACK_CHANNEL,
+    MAX_SLUG_LENGTH,
+    Channel,
+    admit_channels,
+    channel_name,
+    channel_slug,
+    derive_channel,
+)
 
 SHOP = "https://shop.example/p/1"
 
@@ -212,3 +221,80 @@ def test_any_input_yields_a_channel(
     campaign = {"medium": medium, "source": source}
     channel = derive_channel(explicit=explicit, campaign=campaign, url=url, referrer=referrer)
     assert isinstance(channel, Channel)
+
+
+def named(explicit: str | None) -> str:
+    return channel_name(explicit=explicit, campaign={"medium": "email"}, url=None, referrer=None)
+
+
+@pytest.mark.parametrize(
+    ("explicit", "expected"),
+    [
+        ("tv", "tv"),
+        ("Podcast", "podcast"),
+        ("  In-Store Kiosk ", "in-store_kiosk"),
+        ("in-store", "in-store"),
+        ("Télé Matin", "tele_matin"),
+        ("QR code #2 (Paris)", "qr_code_2_paris"),
+        ("--radio__", "radio"),
+    ],
+)
+def test_an_explicit_channel_outside_the_list_is_kept_as_its_slug(explicit: str, expected: str) -> None:
+    assert named(explicit) == expected
+
+
+@pytest.mark.parametrize("explicit", ["SMS", "Paid Search", "paid-search", "paid search!"])
+def test_an_explicit_built_in_channel_stays_built_in(explicit: str) -> None:
+    assert named(explicit) in BUILT_IN
+
+
+@pytest.mark.parametrize("explicit", [None, "", "  ", "(none)", "(not set)"])
+def test_no_explicit_channel_leaves_the_channel_to_derivation(explicit: str | None) -> None:
+    assert named(explicit) == "email"
+
+
+@pytest.mark.parametrize("explicit", ["!!!", "日本", "🙂"])
+def test_an_explicit_channel_without_a_usable_character_goes_to_the_fallback(explicit: str) -> None:
+    assert named(explicit) == FALLBACK_CHANNEL
+
+
+def test_a_slug_is_cut_to_its_maximum_length_without_a_trailing_separator() -> None:
+    assert channel_slug("a" * 39 + " b" + "c" * 10) == "a" * 39
+    assert len(channel_slug("x" * 100)) == MAX_SLUG_LENGTH
+
+
+@given(st.text(max_size=80))
+def test_a_slug_is_short_lower_case_ascii_and_stable(name: str) -> None:
+    slug = channel_slug(name)
+    assert len(slug) <= MAX_SLUG_LENGTH
+    assert all(c in "abcdefghijklmnopqrstuvwxyz0123456789_-" for c in slug)
+    assert not slug.startswith(("_", "-"))
+    assert not slug.endswith(("_", "-"))
+    assert channel_slug(slug) == slug
+
+
+def test_known_custom_channels_and_built_in_ones_are_kept() -> None:
+    admission = admit_channels(["email", "tv", "direct"], known=frozenset({"tv"}), cap=1)
+    assert (dict(admission.names), admission.added, admission.fallback_events) == (
+        {"email": "email", "tv": "tv", "direct": "direct"},
+        (),
+        0,
+    )
+
+
+def test_new_custom_channels_join_while_under_the_cap() -> None:
+    admission = admit_channels(["tv", "radio", "tv"], known=frozenset({"kiosk"}), cap=3)
+    assert admission.added == ("tv", "radio")
+    assert admission.names == {"tv": "tv", "radio": "radio"}
+
+
+def test_new_custom_channels_past_the_cap_go_to_the_fallback_and_are_counted_per_event() -> None:
+    admission = admit_channels(["tv", "radio", "radio", "email"], known=frozenset({"kiosk"}), cap=2)
+    assert admission.added == ("tv",)
+    assert admission.names == {"tv": "tv", "radio": FALLBACK_CHANNEL, "email": "email"}
+    assert admission.fallback_events == 2
+
+
+def test_the_fallback_channel_is_never_added_as_a_custom_one() -> None:
+    admission = admit_channels([FALLBACK_CHANNEL], known=frozenset(), cap=5)
+    assert (admission.added, admission.fallback_events) == ((), 1)

@@ -172,3 +172,13 @@ async def test_top_paths_show_the_sequences_before_conversions_and_their_rates(a
             "conversionRate": 1.0,
         },
     ]
+
+
+async def test_a_custom_channel_earns_credit_under_its_own_name(api: Api) -> None:
+    events = [
+        track("product_viewed", anonymous_id="p", at=ago(days=2), context={"channel": "Podcast Ads"}),
+        track("order_completed", anonymous_id="p", at=ago(days=1), properties={"revenue": 10}),
+    ]
+    await api.gql(TRACK, {"events": events})
+    body = await api.gql(QUERY, {"model": "LAST_TOUCH", "groupBy": "CHANNEL"})
+    assert [r["key"] for r in body["data"]["attribution"]["rows"]] == ["podcast_ads"]

@@ -13,6 +13,7 @@ from server.settings import Settings
 from tests.conftest import ADMIN_KEY, served
 from tests.factories import track
 from tests.graphql.test_track_events import TRACK
+from tests.storage.test_client import Commands, recording  # noqa: F401 - the fixture, by name
 
 SUBSCRIBE = "subscription($id: ID!) { profileScores(profileId: $id) { profileId phase engagementScore } }"
 
@@ -72,3 +73,142 @@ async def test_a_websocket_without_a_valid_key_is_refused(live: str) -> None:
         await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": "Bearer gr_nope"}}))
         with pytest.raises(Exception, match="4403"):
             await _next(ws)
+
+
+async def _subscribe(ws: Any, sub_id: str, profile_id: str) -> None:
+    await ws.send(
+        json.dumps(
+            {
+                "id": sub_id,
+                "type": "subscribe",
+                "payload": {"query": SUBSCRIBE, "variables": {"id": profile_id}},
+            }
+        )
+    )
+
+
+async def _open(url: str, key: str = ADMIN_KEY) -> Any:
+    ws = await connect(f"ws://{url}/graphql", subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+    await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}}))
+    assert (await _next(ws))["type"] == "connection_ack"
+    return ws
+
+
+async def _profile(http: httpx.AsyncClient, url: str, user_id: str) -> str:
+    await _post(http, url, TRACK, {"events": [track("product_viewed", user_id=user_id, anonymous_id=None)]})
+    found = await _post(http, url, f'{{ profile(userId: "{user_id}") {{ id }} }}', {})
+    return str(found["data"]["profile"]["id"])
+
+
+def _error_code(message: dict[str, Any]) -> str:
+    """The code of a refused subscription, whichever way the protocol carries it."""
+    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    return str(errors[0]["extensions"]["code"])
+
+
+def _change_streams(commands: Commands) -> int:
+    return sum(
+        1
+        for name, command in commands.seen
+        if name == "aggregate" and any("$changeStream" in stage for stage in command.get("pipeline", []))
+    )
+
+
+async def test_many_subscriptions_share_one_change_stream(
+    live: str,
+    recording: Commands,  # noqa: F811 - the fixture imported above
+) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        ids = [await _profile(http, live, f"u{n}") for n in range(3)]
+        sockets = [await _open(live), await _open(live)]
+        try:
+            for n, ws in enumerate(sockets):
+                for m, profile_id in enumerate(ids):
+                    await _subscribe(ws, f"{n}-{m}", profile_id)
+                    assert (await _next(ws))["type"] == "next"
+            await _post(
+                http, live, TRACK, {"events": [track("checkout_started", user_id="u1", anonymous_id=None)]}
+            )
+            for ws in sockets:
+                pushed = await _next(ws)
+                assert pushed["payload"]["data"]["profileScores"] == {
+                    "profileId": ids[1],
+                    "phase": "INTENT",
+                    "engagementScore": pushed["payload"]["data"]["profileScores"]["engagementScore"],
+                }
+        finally:
+            for ws in sockets:
+                await ws.close()
+    assert _change_streams(recording) == 1
+
+
+@pytest.fixture
+def capped(settings: Settings) -> Iterator[str]:
+    with served(settings.model_copy(update={"subscriptions_per_key": 2})) as address:
+        yield address
+
+
+async def test_subscriptions_per_key_are_capped_across_sockets(capped: str) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        profile_id = await _profile(http, capped, "u1")
+        first, second = await _open(capped), await _open(capped)
+        try:
+            await _subscribe(first, "a", profile_id)
+            assert (await _next(first))["type"] == "next"
+            await _subscribe(second, "b", profile_id)
+            assert (await _next(second))["type"] == "next"
+            await _subscribe(second, "c", profile_id)
+            refused = await _next(second)
+            assert refused["id"] == "c"
+            assert _error_code(refused) == "TOO_MANY_SUBSCRIPTIONS"
+            assert await _next(second) == {"id": "c", "type": "complete"}
+            await first.send(json.dumps({"id": "a", "type": "complete"}))
+            await asyncio.sleep(0.5)
+            await _subscribe(second, "d", profile_id)  # a place is free again
+            assert (await _next(second))["type"] == "next"
+        finally:
+            await first.close()
+            await second.close()
+
+
+async def test_an_unknown_profile_gets_an_error_not_a_silent_completion(live: str) -> None:
+    ws = await _open(live)
+    try:
+        await _subscribe(ws, "1", "prf_does_not_exist")
+        answer = await _next(ws)
+        assert _error_code(answer) == "NOT_FOUND"
+        assert "No such profile" in json.dumps(answer)
+    finally:
+        await ws.close()
+
+
+@pytest.fixture
+def short_budget(settings: Settings) -> Iterator[str]:
+    with served(settings.model_copy(update={"db_timeout_ms": 2000})) as address:
+        yield address
+
+
+@pytest.mark.slow
+async def test_a_quiet_subscription_stays_open_past_the_database_time_budget(short_budget: str) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        profile_id = await _profile(http, short_budget, "u1")
+        ws = await _open(short_budget)
+        try:
+            await _subscribe(ws, "1", profile_id)
+            assert (await _next(ws))["type"] == "next"
+            for _ in range(6):  # 60 s of quiet, 30 times the 2 s budget; the client pings as clients do
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(ws.recv(), timeout=10)
+                await ws.send(json.dumps({"type": "ping"}))
+                assert (await _next(ws))["type"] == "pong"
+            await _post(
+                http,
+                short_budget,
+                TRACK,
+                {"events": [track("checkout_started", user_id="u1", anonymous_id=None)]},
+            )
+            pushed = await _next(ws)
+            assert pushed["type"] == "next"
+            assert pushed["payload"]["data"]["profileScores"]["phase"] == "INTENT"
+        finally:
+            await ws.close()

@@ -5,7 +5,7 @@ from tests.factories import ago, iso, track
 
 TRACK = """mutation($events: [EventInput!]!) {
   trackEvents(events: $events) {
-    accepted duplicates suppressed droppedNoConsent unplanned rejected { index code message field }
+    accepted duplicates suppressed droppedNoConsent expired unplanned rejected { index code message field }
   }
 }"""
 
@@ -89,9 +89,15 @@ async def test_a_timestamp_more_than_a_day_ahead_is_refused(api: Api) -> None:
     assert [(r["code"], r["field"]) for r in result["rejected"]] == [("TIMESTAMP_IN_FUTURE", "timestamp")]
 
 
-async def test_an_old_timestamp_is_accepted_for_backfills(api: Api) -> None:
-    result = await _track(api, [track("order_completed", at=ago(days=3 * 365), properties={"revenue": 10})])
+async def test_an_old_timestamp_within_retention_is_accepted_for_backfills(api: Api) -> None:
+    result = await _track(api, [track("order_completed", at=ago(days=300), properties={"revenue": 10})])
     assert result["accepted"] == 1
+
+
+async def test_an_event_already_past_its_retention_is_counted_as_expired_and_not_stored(api: Api) -> None:
+    result = await _track(api, [track("order_completed", at=ago(days=3 * 365), properties={"revenue": 10})])
+    assert (result["accepted"], result["expired"]) == (0, 1)
+    assert await api.db["events"].count_documents({}) == 0
 
 
 async def test_sent_at_corrects_client_clock_skew(api: Api) -> None:

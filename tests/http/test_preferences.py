@@ -2,9 +2,8 @@
 with customer tokens minted through the API as a shop's backend would."""
 
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 from server.http.preferences import frame_ancestors
 from server.settings import Settings
 from tests.conftest import ADMIN_KEY, served
-from tests.http.browser import SCREENSHOTS, browser_page, needs_chromium
+from tests.http.browser import SCREENSHOTS, another_origin, browser_page, needs_chromium
 
 STATIC = Path(__file__).resolve().parents[2] / "server" / "http" / "static" / "preferences"
 
@@ -47,14 +46,8 @@ class _ShopPage(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def shop() -> Iterator[str]:
-    site = ThreadingHTTPServer(("127.0.0.1", 0), _ShopPage)
-    thread = threading.Thread(target=site.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{site.server_address[1]}"
-    finally:
-        site.shutdown()
-        site.server_close()
+    with another_origin(_ShopPage) as origin:
+        yield origin
 
 
 @pytest.fixture

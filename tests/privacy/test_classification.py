@@ -6,6 +6,9 @@ from hypothesis import strategies as st
 
 from privacy.classification import (
     STANDARD_PII_TRAITS,
+    IdentifierKind,
+    contact_kind,
+    contacts,
     is_pii_trait,
     normalize_email,
     normalize_phone,
@@ -88,8 +91,32 @@ def test_emails_normalize_trimmed_and_lower_cased() -> None:
     assert normalize_email("  Ana.Smith+Shop@Example.COM ") == "ana.smith+shop@example.com"
 
 
-def test_an_international_domain_is_an_address() -> None:
-    assert normalize_email("José@Bücher.de") == "josé@bücher.de"
+def test_an_international_domain_is_kept_in_its_ascii_punycode_form() -> None:
+    assert normalize_email("José@Bücher.de") == "josé@xn--bcher-kva.de"
+
+
+def test_an_address_asked_for_by_its_punycode_domain_is_the_same_address() -> None:
+    assert normalize_email("jose@xn--bcher-kva.de") == normalize_email("Jose@BÜCHER.de")
+
+
+def test_a_fullwidth_domain_is_folded_to_ascii() -> None:
+    assert normalize_email("ana@ｅｘａｍｐｌｅ.com") == "ana@example.com"
+
+
+def test_a_fullwidth_at_sign_is_an_at_sign() -> None:
+    assert normalize_email("ana＠example.com") == "ana@example.com"
+
+
+def test_the_domains_trailing_dot_is_removed() -> None:
+    assert normalize_email("ana@example.com.") == "ana@example.com"
+
+
+def test_the_address_of_a_display_name_form_is_taken() -> None:
+    assert normalize_email("Ana Smith <Ana@Example.com>") == "ana@example.com"
+
+
+def test_plus_addressing_is_kept_as_another_mailbox() -> None:
+    assert normalize_email("ana+shop@example.com") != normalize_email("ana@example.com")
 
 
 @pytest.mark.parametrize(
@@ -104,7 +131,7 @@ def test_an_international_domain_is_an_address() -> None:
         "a@b@example.com",
         "ana smith@example.com",
         "ana@example..com",
-        "ana@example.com.",
+        "ana@example.com..",
         "ana@-",
         "x" * 65 + "@example.com",
         "ana@" + "a" * 250 + ".com",
@@ -128,12 +155,22 @@ def test_a_normalized_address_normalizes_to_itself(value: str) -> None:
         ("+1.415.555.0100", "+14155550100"),
         ("  +49 151 2345678 ", "+491512345678"),
         ("+44 (0)20 7946 0958", "+442079460958"),
-        ("+12345678", "+12345678"),
-        ("+123456789012345", "+123456789012345"),
+        ("+1 (415) 555-0100", "+14155550100"),
+        ("+44/20/7946/0958", "+442079460958"),
     ],
 )
 def test_phones_normalize_to_e164(value: str, expected: str) -> None:
     assert normalize_phone(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "region", "expected"),
+    [("020 7946 0958", "GB", "+442079460958"), ("(415) 555-0100", "US", "+14155550100")],
+)
+def test_a_national_number_normalizes_with_the_workspaces_region(
+    value: str, region: str, expected: str
+) -> None:
+    assert normalize_phone(value, region=region) == expected
 
 
 @pytest.mark.parametrize(
@@ -145,12 +182,11 @@ def test_phones_normalize_to_e164(value: str, expected: str) -> None:
         "+1234567890123456",
         "+0 44 20 7946 0958",
         "+44 20 7946 0958 ext 12",
-        "+44/20/7946/0958",
-        "++442079460958",
+        "+123456789012345",
         "",
     ],
 )
-def test_phones_without_a_country_prefix_or_outside_e164_do_not_normalize(value: str) -> None:
+def test_phones_without_a_country_or_not_possible_numbers_do_not_normalize(value: str) -> None:
     assert normalize_phone(value) is None
 
 
@@ -158,3 +194,23 @@ def test_phones_without_a_country_prefix_or_outside_e164_do_not_normalize(value:
 def test_a_normalized_phone_is_always_e164(value: str) -> None:
     normalized = normalize_phone(value)
     assert normalized is None or re.fullmatch(r"\+[1-9]\d{7,14}", normalized)
+
+
+@pytest.mark.parametrize("name", ["email", "Email", "e-mail", "E_Mail", "emailAddress", "mail"])
+def test_every_spelling_of_an_email_trait_is_an_email(name: str) -> None:
+    assert contact_kind(name) is IdentifierKind.EMAIL
+    assert is_pii_trait(name)
+
+
+@pytest.mark.parametrize("name", ["phone", "Phone Number", "mobile", "mobile_phone", "tel"])
+def test_every_spelling_of_a_phone_trait_is_a_phone(name: str) -> None:
+    assert contact_kind(name) is IdentifierKind.PHONE
+    assert is_pii_trait(name)
+
+
+def test_contacts_are_found_under_any_spelling_and_normalized() -> None:
+    found = contacts({"E-mail": "Ana@Example.com.", "Mobile": "020 7946 0958", "plan": "gold"}, region="GB")
+    assert sorted(found) == [
+        (IdentifierKind.EMAIL, "ana@example.com"),
+        (IdentifierKind.PHONE, "+442079460958"),
+    ]

@@ -241,9 +241,9 @@ def test_state_before_the_first_entry_is_empty() -> None:
     assert state_at(_chain((ANALYTICS, True, 0)), T0 - timedelta(seconds=1)) == {}
 
 
-def test_state_follows_append_order_not_time_order() -> None:
+def test_state_follows_the_time_decisions_took_effect_not_append_order() -> None:
     entries = _chain((ANALYTICS, True, 10), (ANALYTICS, False, 5))
-    assert state_at(entries, T0 + timedelta(hours=1))[ANALYTICS].granted is False
+    assert state_at(entries, T0 + timedelta(hours=1))[ANALYTICS].granted is True
 
 
 # Reading the state

@@ -21,5 +21,6 @@ class DefineTrigger:
             reached=Phase(input.reached_phase),
             within_minutes=input.within_minutes,
             url=input.url,
+            since=input.since,
         )
         return NewTrigger(trigger=Trigger.of(trigger), secret=secret)

@@ -1,7 +1,6 @@
 import strawberry
 
 from server.domain.access import Role
-from server.domain.errors import InvalidInput
 from server.graphql.context import Info
 from server.graphql.permissions import allow
 from server.graphql.types.profile import Profile
@@ -33,18 +32,7 @@ class Identify:
             "messageId": input.message_id,
         }
         gpc = info.context.request.headers.get("sec-gpc") == "1"
-        result = await services.ingest.ingest(
-            principal, [{k: v for k, v in raw.items() if v is not None}], gpc=gpc
+        profile = await services.ingest.identify(
+            principal, {k: v for k, v in raw.items() if v is not None}, gpc=gpc
         )
-        if result.rejected:
-            rejection = result.rejected[0]
-            raise InvalidInput(rejection.message, field=rejection.field, code=rejection.code)
-        if not result.profile_ids:
-            raise InvalidInput(
-                "These identifiers were erased and are suppressed.",
-                field="userId",
-                code="SUPPRESSED",
-            )
-        profile = await services.profiles.find(principal, profile_id=result.profile_ids[0])
-        assert profile is not None
         return Profile.of(await services.profiles.view(principal, profile))

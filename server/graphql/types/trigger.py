@@ -18,6 +18,9 @@ class Trigger:
     reached_phase: Phase  # type: ignore[valid-type]
     within_minutes: int
     url: str
+    since: datetime | None = strawberry.field(
+        description="Only journeys active at or after this moment are considered."
+    )
 
     @classmethod
     def of(cls, t: DomainTrigger) -> "Trigger":
@@ -28,6 +31,7 @@ class Trigger:
             reached_phase=t.reached,
             within_minutes=int(t.within / timedelta(minutes=1)),
             url=t.url,
+            since=t.since,
         )
 
 
@@ -46,6 +50,21 @@ class TriggerInput:
     reached_phase: Phase  # type: ignore[valid-type]
     within_minutes: int
     url: str
+    since: datetime | None = strawberry.field(
+        default=None,
+        description="Consider journeys active from this moment on (default: now, so a new rule never "
+        "fires for journeys that went quiet before it existed).",
+    )
+
+
+@strawberry.input(description="The fields of a trigger to change; those left out stay as they are.")
+class TriggerUpdateInput:
+    name: str | None = None
+    action: str | None = None
+    reached_phase: Phase | None = None  # type: ignore[valid-type]
+    within_minutes: int | None = None
+    url: str | None = None
+    since: datetime | None = None
 
 
 @strawberry.type(description="One webhook owed for one journey, and how its attempts went.")

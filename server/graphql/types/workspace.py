@@ -22,6 +22,12 @@ class WorkspaceSettings:
     allowed_origins: list[str] = strawberry.field(
         description="Browser origins (scheme://host[:port]) allowed to call with customer tokens."
     )
+    max_identifiers: int = strawberry.field(
+        description="Anonymous ids plus merged user ids one profile may hold (1–1000); more is refused."
+    )
+    phone_region: str | None = strawberry.field(
+        description="ISO 3166 region for phone numbers written without a country code (e.g. GB)."
+    )
 
     @classmethod
     def of(cls, s: DomainSettings) -> "WorkspaceSettings":
@@ -34,6 +40,8 @@ class WorkspaceSettings:
             own_hosts=sorted(s.own_hosts),
             paid_touches_need_advertising=s.paid_touches_need_advertising,
             allowed_origins=sorted(s.allowed_origins),
+            max_identifiers=s.max_identifiers,
+            phone_region=s.phone_region,
         )
 
 
@@ -47,6 +55,8 @@ class WorkspaceSettingsInput:
     own_hosts: list[str] | None = None
     paid_touches_need_advertising: bool | None = None
     allowed_origins: list[str] | None = None
+    max_identifiers: int | None = None
+    phone_region: str | None = None
 
     def changes(self) -> dict[str, object]:
         return {
@@ -62,4 +72,6 @@ class WorkspaceSettingsInput:
                 if self.allowed_origins is not None
                 else None
             ),
+            "max_identifiers": self.max_identifiers,
+            "phone_region": self.phone_region.upper() if self.phone_region is not None else None,
         }

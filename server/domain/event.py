@@ -1,0 +1,27 @@
+"""An event as the product stores it: already minimized, judged, with its consent snapshot."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from server.domain.taxonomy import Phase
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    id: str
+    message_id: str
+    profile_id: str
+    type: str
+    name: str
+    timestamp: datetime
+    received_at: datetime
+    phase: Phase | None
+    value: float
+    planned: bool
+    channel: str
+    campaign: str | None
+    properties: dict[str, Any]
+    context: dict[str, Any]
+    consent: dict[str, bool]
+    expire_at: datetime | None = None  # None: written before retention existed, never expires
