@@ -27,7 +27,8 @@ def page_size(first: int, *, field: str = "first") -> int:
     return first
 
 
-def _invalid_cursor() -> InvalidInput:
+def invalid_cursor() -> InvalidInput:
+    """The refusal of an `after` this API did not issue."""
     return InvalidInput("`after` is not a cursor this API issued.", field="after", code="INVALID_CURSOR")
 
 
@@ -43,9 +44,9 @@ def decode_cursor(cursor: str | None, parts: int) -> tuple[str, ...] | None:
     try:
         keys = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, binascii.Error, UnicodeError):
-        raise _invalid_cursor() from None
+        raise invalid_cursor() from None
     if not isinstance(keys, list) or len(keys) != parts or not all(isinstance(k, str) for k in keys):
-        raise _invalid_cursor()
+        raise invalid_cursor()
     return tuple(keys)
 
 
@@ -54,7 +55,7 @@ def cursor_time(text: str) -> datetime:
     try:
         return datetime.fromisoformat(text)
     except ValueError:
-        raise _invalid_cursor() from None
+        raise invalid_cursor() from None
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The audit trail: every DSR action, PII read, key change and denied call, append-only."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -61,7 +61,7 @@ class AuditService:
         )
 
     async def record_many(
-        self, principal: Principal, action: str, entries: list[tuple[str, dict[str, Any]]]
+        self, principal: Principal, action: str, entries: Sequence[tuple[str | None, dict[str, Any]]]
     ) -> None:
         """One entry per (profile id, details), written in one command."""
         if not entries:

@@ -1,12 +1,13 @@
 """The audit_log collection: who did what to which profile, append-only."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
 
-from server.domain.errors import InvalidInput
+from server.domain.paging import invalid_cursor
 from server.storage.client import Database, Document
 from server.storage.retention import EXPIRE_AT
 
@@ -19,26 +20,6 @@ class AuditEntry:
     action: str
     profile_id: str | None
     details: dict[str, Any]
-
-
-def _entry(
-    workspace_id: str,
-    actor: str,
-    action: str,
-    at: datetime,
-    expire_at: datetime,
-    profile_id: str | None,
-    details: dict[str, Any],
-) -> Document:
-    return {
-        "workspace_id": workspace_id,
-        "at": at,
-        "actor": actor,
-        "action": action,
-        "profile_id": profile_id,
-        "details": details,
-        EXPIRE_AT: expire_at,
-    }
 
 
 class AuditLog:
@@ -57,9 +38,11 @@ class AuditLog:
         details: dict[str, Any] | None = None,
     ) -> str:
         """The new entry's id."""
-        entry = _entry(workspace_id, actor, action, at, expire_at, profile_id, details or {})
-        result = await self._collection.insert_one(entry)
-        return str(result.inserted_id)
+        entries = [(profile_id, details or {})]
+        (entry_id,) = await self.append_many(
+            workspace_id=workspace_id, actor=actor, action=action, at=at, expire_at=expire_at, entries=entries
+        )
+        return entry_id
 
     async def append_many(
         self,
@@ -69,12 +52,24 @@ class AuditLog:
         action: str,
         at: datetime,
         expire_at: datetime,
-        entries: list[tuple[str, dict[str, Any]]],
-    ) -> None:
-        """One entry per (profile id, details), inserted together."""
-        await self._collection.insert_many(
-            [_entry(workspace_id, actor, action, at, expire_at, p, details) for p, details in entries]
+        entries: Sequence[tuple[str | None, dict[str, Any]]],
+    ) -> list[str]:
+        """One entry per (profile id, details), inserted together; their ids."""
+        result = await self._collection.insert_many(
+            [
+                {
+                    "workspace_id": workspace_id,
+                    "at": at,
+                    "actor": actor,
+                    "action": action,
+                    "profile_id": profile_id,
+                    "details": details,
+                    EXPIRE_AT: expire_at,
+                }
+                for profile_id, details in entries
+            ]
         )
+        return [str(i) for i in result.inserted_ids]
 
     async def count_again(self, workspace_id: str, entry_id: str) -> bool:
         """One more occurrence of what the entry records (`details.count`); False if it is gone."""
@@ -100,9 +95,7 @@ class AuditLog:
             query["action"] = action
         if after is not None:
             if not ObjectId.is_valid(after):
-                raise InvalidInput(
-                    "`after` is not a cursor this API issued.", field="after", code="INVALID_CURSOR"
-                )
+                raise invalid_cursor()
             query["_id"] = {"$lt": ObjectId(after)}
         cursor = self._collection.find(query).sort("_id", -1).limit(first)
         return [
