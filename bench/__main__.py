@@ -92,10 +92,10 @@ async def _ingest_section(uri: str, granular: Process, baseline: Process, n: int
     return "### Ingest (goal ≥ 0.6× throughput, ≤ 3× CPU)\n\n" + _table(rows, header)
 
 
-def _profile_section(uri: str, granular: Process, baseline: Process, seconds: int) -> str:
+def _profile_section(uri: str, granular: Process, baseline: Process, seconds: int, smoke: bool) -> str:
     if not profile_read.available():
         return "### Profile read\n\nskipped: `wrk` is not installed (`apt-get install wrk`)."
-    page.ensure_shop(uri, "bench", granular)
+    page.ensure_shop(uri, "bench", granular, 20 if smoke else page.PAGE)
     with MongoClient(uri) as client:
         doc = client["bench"]["profiles"].find_one({"scores.engagement.total": {"$gt": 0}})
     assert doc is not None, "ingest created no scored profile"
@@ -118,14 +118,14 @@ def _profile_section(uri: str, granular: Process, baseline: Process, seconds: in
     return f"### Profile read ({goals})\n\n" + _table(rows, header)
 
 
-def _page_section(uri: str, granular: Process, repeats: int) -> str:
-    model_error = page.ensure_shop(uri, "bench", granular)
-    id_only = page.seconds_per_page(granular, page.ID_ONLY, repeats)
-    every = page.seconds_per_page(granular, page.EVERY_FIELD, repeats)
+def _page_section(uri: str, granular: Process, repeats: int, size: int) -> str:
+    model_error = page.ensure_shop(uri, "bench", granular, size)
+    id_only = page.seconds_per_page(granular, page.ID_ONLY, repeats, size)
+    every = page.seconds_per_page(granular, page.EVERY_FIELD, repeats, size)
     rows = [
-        (f"profiles(first: {page.PAGE}) {{ id }}", f"{id_only * 1000:.0f}", "1.00×"),
+        (f"profiles(first: {size}) {{ id }}", f"{id_only * 1000:.0f}", "1.00×"),
         (
-            f"profiles(first: {page.PAGE}) every per-profile field",
+            f"profiles(first: {size}) every per-profile field",
             f"{every * 1000:.0f}",
             f"{every / id_only:.2f}×",
         ),
@@ -231,11 +231,15 @@ def main() -> None:
                 "Ingest",
                 lambda: asyncio.run(_ingest_section(database.uri, granular, baseline, n, args.single_client)),
             ),
-            ("profile", "Profile read", lambda: _profile_section(database.uri, granular, baseline, seconds)),
+            (
+                "profile",
+                "Profile read",
+                lambda: _profile_section(database.uri, granular, baseline, seconds, args.smoke),
+            ),
             (
                 "page",
                 "Page of profiles",
-                lambda: _page_section(database.uri, granular, 3 if args.smoke else 9),
+                lambda: _page_section(database.uri, granular, *((3, 20) if args.smoke else (9, page.PAGE))),
             ),
             # Attribution runs after ingest, on top of its data.
             ("attribution", "Attribution", lambda: _attribution_section(database.uri, granular, sizes)),

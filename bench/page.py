@@ -23,19 +23,19 @@ EVERY_FIELD = """query($first: Int!) { profiles(first: $first) { edges { node {
 } } } }"""
 
 
-def ensure_shop(uri: str, database: str, granular: Process) -> str | None:
-    """At least PAGE scored profiles (ingested through the API when the ingest section did not run)
-    and fitted models; the conversion model's error, if it could not be fitted."""
+def ensure_shop(uri: str, database: str, granular: Process, size: int = PAGE) -> str | None:
+    """At least `size` scored profiles (ingested through the API when the ingest section did not
+    run) and fitted models; the conversion model's error, if it could not be fitted."""
     with MongoClient(uri) as client:
         profiles = client[database]["profiles"].count_documents({"merged_into": None})
-    if profiles < PAGE:
-        events = ingest.messages(PAGE * 20, profiles=PAGE * 2, seed=11)
+    if profiles < size:
+        events = ingest.messages(size * 20, profiles=size * 2, seed=11)
         # A visit two months earlier that bought nothing: closed journeys of both outcomes, for the
         # conversion model to learn from.
         earlier = (datetime.now(UTC) - timedelta(days=60)).isoformat()
         events += [
             {**m, "event": "product_viewed", "messageId": f"earlier-{n}", "timestamp": earlier}
-            for n, m in enumerate(events[: PAGE * 2])
+            for n, m in enumerate(events[: size * 2])
         ]
         asyncio.run(ingest.through_http("seed", granular, "/graphql", events, 1))
     body = _post(granular, "mutation { fitModels { conversionModelError } }", {})
@@ -57,13 +57,13 @@ def _post(granular: Process, query: str, variables: dict[str, Any]) -> dict[str,
     return body
 
 
-def seconds_per_page(granular: Process, query: str, repeats: int) -> float:
-    """The median time of one page (after one unmeasured request)."""
-    _post(granular, query, {"first": PAGE})
+def seconds_per_page(granular: Process, query: str, repeats: int, size: int = PAGE) -> float:
+    """The median time of one page of `size` (after one unmeasured request)."""
+    _post(granular, query, {"first": size})
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        body = _post(granular, query, {"first": PAGE})
+        body = _post(granular, query, {"first": size})
         times.append(time.perf_counter() - started)
-        assert len(body["data"]["profiles"]["edges"]) == PAGE
+        assert len(body["data"]["profiles"]["edges"]) == size
     return statistics.median(times)

@@ -112,7 +112,7 @@ class LtvService:
         started = time.perf_counter()
         summaries = []
         with pymongo.timeout(ANALYTICS_SECONDS):
-            async for _, rows in self._events.purchases_of(principal.workspace_id, None, until=as_of):
+            async for _, rows in self._events.purchases(principal.workspace_id, until=as_of):
                 summary = summarize([Purchase(at, float(revenue)) for at, revenue in rows], as_of)
                 if summary is not None:
                     summaries.append(summary)
@@ -168,7 +168,7 @@ class LtvService:
         """Which first-session micro-conversions are followed by higher revenue."""
         revenue: dict[str, float] = {}
         with pymongo.timeout(ANALYTICS_SECONDS):
-            async for profile_id, rows in self._events.purchases_of(principal.workspace_id, None, until=None):
+            async for profile_id, rows in self._events.purchases(principal.workspace_id, until=None):
                 revenue[profile_id] = historical([Purchase(at, float(r)) for at, r in rows]).revenue
             customers = [
                 (first_session_events(sorted(events)), revenue.get(profile_id, 0.0))
