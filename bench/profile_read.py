@@ -30,8 +30,8 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def _wrk(label: str, url: str, seconds: int, script: str | None) -> Load:
-    args = ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency"]
+def _wrk(label: str, url: str, seconds: int, script: str | None, clients: int) -> Load:
+    args = ["wrk", f"-t{min(2, clients)}", f"-c{clients}", f"-d{seconds}s", "--latency"]
     with tempfile.TemporaryDirectory() as tmp:
         if script:
             path = Path(tmp) / "post.lua"
@@ -49,7 +49,7 @@ def _wrk(label: str, url: str, seconds: int, script: str | None) -> Load:
     return Load(label, rate, p50, p99)
 
 
-def graphql(url: str, profile_id: str, seconds: int) -> Load:
+def graphql(url: str, profile_id: str, seconds: int, clients: int) -> Load:
     body = json.dumps({"query": QUERY, "variables": {"id": profile_id}})
     script = (
         'wrk.method = "POST"\n'
@@ -57,8 +57,10 @@ def graphql(url: str, profile_id: str, seconds: int) -> Load:
         'wrk.headers["Content-Type"] = "application/json"\n'
         f'wrk.headers["Authorization"] = "Bearer {ADMIN_KEY}"\n'
     )
-    return _wrk("GraphQL profile(id)", url + "/graphql", seconds, script)
+    return _wrk(f"GraphQL profile(id), {clients} clients", url + "/graphql", seconds, script, clients)
 
 
-def bare(url: str, profile_id: str, seconds: int) -> Load:
-    return _wrk("bare Starlette read", f"{url}/profile/{profile_id}", seconds, None)
+def bare(url: str, profile_id: str, seconds: int, clients: int) -> Load:
+    return _wrk(
+        f"bare Starlette read, {clients} clients", f"{url}/profile/{profile_id}", seconds, None, clients
+    )

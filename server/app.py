@@ -4,7 +4,8 @@ embedded database child, when used) and builds the services."""
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Callable
+import gc
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import anyio.to_thread
 from pymongo.errors import ConnectionFailure
@@ -64,6 +65,27 @@ async def production_self_test(graphql: GranularGraphQL) -> None:
         raise SelfTestFailed("production self-test failed: " + ", ".join(problems) + " still on")
 
 
+# Allocations between young-generation collections (CPython's default is 700). Measured on the read
+# and ingest paths, where the cyclic collector took a quarter of the CPU.
+GC_YOUNG_THRESHOLD = 50_000
+
+
+@contextlib.contextmanager
+def tuned_collector() -> Iterator[None]:
+    """What start-up built (schema, modules, services) is frozen out of the cyclic collector, which
+    otherwise walks it again and again, and the young generation is collected less often."""
+    previous = gc.get_threshold()
+    # No full collection first: start-up's few dead cycles stay frozen until shutdown, which is
+    # cheaper than a full pass over a large heap (a test session starts many apps).
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, previous[1], previous[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+        gc.unfreeze()
+
+
 def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -> Starlette:
     """The ASGI app; `announce` receives the operator-facing lines printed at start-up."""
     production = settings.production
@@ -117,7 +139,8 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -
                 if interval > 0
             ]
             try:
-                yield
+                with tuned_collector():
+                    yield
             finally:
                 for task in background:
                     task.cancel()

@@ -19,7 +19,7 @@ import httpx
 import pymongo
 import pytest
 import uvicorn
-from pymongo import AsyncMongoClient, MongoClient
+from pymongo import AsyncMongoClient, MongoClient, monitoring
 
 from server.app import create_app
 from server.domain.access import Role
@@ -50,6 +50,48 @@ def no_pii_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     yield
     for record in caplog.records:
         assert_no_pii(record.getMessage() + (record.exc_text or ""), f"the log ({record.name})")
+
+
+class CommandLog(monitoring.CommandListener):
+    """Every command started while recording, as (database, command name, command). pymongo applies a
+    global listener only to clients created after it is registered and never removes one: so it is
+    registered once, here, and the `commands` fixture switches it on."""
+
+    def __init__(self) -> None:
+        self.recording = False
+        self.seen: list[tuple[str, str, dict[str, Any]]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if self.recording:
+            self.seen.append((event.database_name, event.command_name, dict(event.command)))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    def sent_to(self, database: str) -> list[tuple[str, str]]:
+        """(command name, collection) of each command sent to `database`."""
+        return [
+            (name, str(command.get("collection") or command.get(name)))
+            for db, name, command in self.seen
+            if db == database
+        ]
+
+
+COMMANDS = CommandLog()
+monitoring.register(COMMANDS)
+
+
+@pytest.fixture
+def commands() -> Iterator[CommandLog]:
+    COMMANDS.seen.clear()
+    COMMANDS.recording = True
+    try:
+        yield COMMANDS
+    finally:
+        COMMANDS.recording = False
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """The typed per-request context every resolver reads."""
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, TypeAlias
 
 import strawberry
@@ -8,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.domain.access import Principal
+from server.graphql.loaders import Loaders
 from server.services import Services
 from server.services.rate_limit import RateLimiter
 
@@ -23,6 +25,11 @@ class Context:
     connection_params: dict[str, Any] | None = None
     # Per-request memo: aliases asking the same question (e.g. all seven models) share one answer.
     memo: dict[Any, Any] = field(default_factory=dict)
+
+    @cached_property
+    def loaders(self) -> Loaders:
+        """This request's DataLoaders (a request that reads no per-profile field builds none)."""
+        return Loaders(self.services, lambda: self.principal)
 
 
 Info: TypeAlias = strawberry.Info[Context, None]

@@ -18,10 +18,9 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        reject = error_response(413, "PAYLOAD_TOO_LARGE", f"The request body is over {self.max_bytes} bytes.")
         for name, value in scope["headers"]:
             if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
-                await reject(scope, receive, send)
+                await self._reject(scope, receive, send)
                 return
         received = 0
         started = False
@@ -45,4 +44,9 @@ class BodyLimit:
         except _TooLarge:
             if started:
                 raise
-            await reject(scope, receive, send)
+            await self._reject(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Built only when needed: every request passes here.
+        message = f"The request body is over {self.max_bytes} bytes."
+        await error_response(413, "PAYLOAD_TOO_LARGE", message)(scope, receive, send)

@@ -1,12 +1,13 @@
 """The audit trail: every DSR action, PII read, key change and denied call, append-only."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from cachetools import TTLCache
 
 from server.domain.access import Principal
+from server.domain.paging import Page, page_of, page_request
 from server.domain.retention import DataKind, expires_at, period
 from server.storage.audit_log import AuditEntry, AuditLog
 from server.storage.workspaces import Workspaces
@@ -59,6 +60,23 @@ class AuditService:
             details=details,
         )
 
+    async def record_many(
+        self, principal: Principal, action: str, entries: Sequence[tuple[str | None, dict[str, Any]]]
+    ) -> None:
+        """One entry per (profile id, details), written in one command."""
+        if not entries:
+            return
+        now = self._clock()
+        workspace = await self._workspaces.get(principal.workspace_id)
+        await self._log.append_many(
+            workspace_id=principal.workspace_id,
+            actor=principal.key_id,
+            action=action,
+            at=now,
+            expire_at=expires_at(now, period(workspace.retention, DataKind.AUDIT_LOG)),
+            entries=entries,
+        )
+
     async def denied(self, principal: Principal, operation: str) -> None:
         """`access.denied`, one entry per key, operation and minute; `details.count` says how often."""
         minute = int(self._clock().timestamp() // 60)
@@ -81,7 +99,14 @@ class AuditService:
         action: str | None,
         first: int,
         after: str | None,
-    ) -> list[AuditEntry]:
-        return await self._log.page(
-            principal.workspace_id, profile_id=profile_id, action=action, first=first, after=after
+    ) -> Page[AuditEntry]:
+        """The trail, newest first."""
+        request = page_request(first, after)
+        entries = await self._log.page(
+            principal.workspace_id,
+            profile_id=profile_id,
+            action=action,
+            first=request.fetch,
+            after=request.after_id,
         )
+        return page_of(entries, request, lambda e: (e.id,))

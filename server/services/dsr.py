@@ -24,6 +24,7 @@ from privacy.erasure import DsrKind, DsrStatus, Identifiers, Regulation, Step, d
 from privacy.purposes import ConsentSource, Purpose
 from server.domain.access import Principal
 from server.domain.errors import InvalidInput, Unavailable
+from server.domain.paging import Page, page_of, page_request
 from server.domain.profile import Profile, user_ids
 from server.domain.retention import DataKind, expires_at, period
 from server.domain.workspace import WorkspaceSettings
@@ -471,14 +472,16 @@ class DsrService:
         only_overdue: bool,
         first: int,
         after: str | None,
-    ) -> list[DsrRecord]:
-        return await self._s.requests.page(
+    ) -> Page[DsrRecord]:
+        request = page_request(first, after)
+        records = await self._s.requests.page(
             principal.workspace_id,
             status=status,
             overdue_at=self._clock() if only_overdue else None,
-            first=max(1, min(first, 500)),
-            after=after,
+            first=request.fetch,
+            after=request.after_id,
         )
+        return page_of(records, request, lambda r: (r.id,))
 
     def is_overdue(self, record: DsrRecord) -> bool:
         return overdue(record.status, record.deadline, self._clock())

@@ -13,6 +13,7 @@ from server.domain.customer_value import CustomerValue, LtvModels, fit_models
 from server.domain.errors import InvalidInput
 from server.domain.ltv import Purchase, historical, summarize
 from server.domain.ltv_backtest import BacktestRow, compare, holdout_purchases
+from server.domain.paging import PAGE_READ_SECONDS
 from server.services.analytics import ANALYTICS_SECONDS
 from server.services.audit import AuditService
 from server.storage.events import Events
@@ -59,17 +60,29 @@ class LtvService:
         await self._audit.record(principal, "models.fitted", details={"customers": models.customers})
         return report
 
-    async def value(self, principal: Principal, profile_id: str, as_of: datetime | None) -> CustomerValue:
-        """The profile's history up to `as_of` (default now) and the predictions of the newest fit on
-        data up to then, conditioned on the same history: what a backtest compares with what came."""
+    async def value(
+        self, principal: Principal, profile_id: str, *, as_of: datetime | None = None
+    ) -> CustomerValue:
+        return (await self.values(principal, [profile_id], as_of=as_of))[profile_id]
+
+    async def values(
+        self, principal: Principal, profile_ids: list[str], *, as_of: datetime | None = None
+    ) -> dict[str, CustomerValue]:
+        """Each profile's history up to `as_of` (default now) and the predictions of the newest fit on
+        data up to then, conditioned on the same history (what a backtest compares with what came):
+        one aggregation for all their purchases and one read of the fit, whatever their number."""
         as_of = as_of or self._clock()
-        purchases: list[Purchase] = []
-        async for _, rows in self._events.purchases(
-            principal.workspace_id, until=as_of, profile_id=profile_id
-        ):
-            purchases.extend(Purchase(at, float(revenue)) for at, revenue in rows)
+        purchases: dict[str, list[Purchase]] = {profile_id: [] for profile_id in profile_ids}
+        with pymongo.timeout(PAGE_READ_SECONDS):
+            async for profile_id, rows in self._events.purchases(
+                principal.workspace_id, until=as_of, profile_ids=profile_ids
+            ):
+                purchases[profile_id] = [Purchase(at, float(revenue)) for at, revenue in rows]
         models = await self._fits.ltv_until(principal.workspace_id, as_of)
-        return CustomerValue(as_of, historical(purchases), summarize(purchases, as_of), models)
+        return {
+            profile_id: CustomerValue(as_of, historical(bought), summarize(bought, as_of), models)
+            for profile_id, bought in purchases.items()
+        }
 
     async def backtest(self, principal: Principal, calibration_end: datetime, holdout_weeks: int) -> Backtest:
         """Fit on the purchases up to `calibration_end` (nothing is stored) and compare the expected

@@ -1,11 +1,11 @@
 """Reading profiles and journeys: scores as of now, behind consent; PII only for roles that may."""
 
-import base64
-import binascii
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import pymongo
 
 from privacy.classification import IdentifierKind
 from privacy.consent import PurposeState, is_granted
@@ -13,7 +13,8 @@ from privacy.purposes import Purpose
 from server.domain.access import Principal
 from server.domain.affinity import top_affinities
 from server.domain.errors import Forbidden, InvalidInput, NotFound
-from server.domain.group import Group, key_owner
+from server.domain.group import key_owner
+from server.domain.paging import MAX_PAGE, PAGE_READ_SECONDS, Page, cursor_time, page_of, page_request
 from server.domain.profile import Profile
 from server.domain.scoring import (
     ScoredEvent,
@@ -32,12 +33,11 @@ from server.services.vault import Vault
 from server.storage.client import Document
 from server.storage.events import Events, StoredEvent
 from server.storage.groups import Groups
-from server.storage.identities import Identities
+from server.storage.identities import Identities, Identity
 from server.storage.merges import Merges
 from server.storage.profiles import ProfileQuery, Profiles
 from server.storage.workspaces import Workspaces
 
-MAX_PAGE = 500
 _MERGE_HOPS = 8
 
 
@@ -58,32 +58,11 @@ class GroupView:
 
 @dataclass(frozen=True)
 class ProfileView:
-    """A profile as one caller may see it at one moment."""
+    """A profile as one caller may see it at one moment (personal traits are read apart, `traits`)."""
 
     profile: Profile
     scores: Scores | None  # None: no personalization consent, so no scores are shown
-    traits: dict[str, Any]
     consent: dict[Purpose, PurposeState]
-
-
-def page_size(first: int) -> int:
-    return max(1, min(first, MAX_PAGE))
-
-
-def encode_cursor(event: StoredEvent) -> str:
-    return base64.urlsafe_b64encode(f"{event.timestamp.isoformat()}|{event.id}".encode()).decode()
-
-
-def decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
-    if not cursor:
-        return None
-    try:
-        at, _, event_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(at), event_id
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput(
-            "`after` is not a cursor this API issued.", field="after", code="INVALID_CURSOR"
-        ) from None
 
 
 class ProfileService:
@@ -119,64 +98,129 @@ class ProfileService:
         user_id: str | None = None,
         anonymous_id: str | None = None,
     ) -> Profile | None:
-        """The live profile for any one id; a merged id leads to the profile it was merged into."""
-        ws = principal.workspace_id
+        """The live profile for the first id given; a merged id leads to the profile it was merged into."""
         if profile_id is not None:
-            profile = await self._profiles.get(ws, profile_id)
-        elif user_id is not None or anonymous_id is not None:
-            kind = IdentifierKind.USER_ID if user_id is not None else IdentifierKind.ANONYMOUS_ID
-            hash_ = self._vault.hash_of(ws, kind, user_id if user_id is not None else anonymous_id)
-            owner = await self._identities.owner(ws, hash_) if hash_ else None
-            if owner is None:
-                return None
-            profile = await self._profiles.get(ws, owner)
+            found = await self.find_many(principal, ids=[profile_id])
+        elif user_id is not None:
+            found = await self.find_many(principal, user_ids=[user_id])
+        elif anonymous_id is not None:
+            found = await self.find_many(principal, anonymous_ids=[anonymous_id])
         else:
             raise InvalidInput(
                 "Give one of `id`, `userId` or `anonymousId`.", field="id", code="MISSING_IDENTITY"
             )
-        hops = 0
-        while profile is not None and profile.merged_into is not None and hops < _MERGE_HOPS:
-            profile = await self._profiles.get(ws, profile.merged_into)
-            hops += 1
-        return profile
+        return found[0]
 
-    async def view(self, principal: Principal, profile: Profile) -> ProfileView:
+    async def find_many(
+        self,
+        principal: Principal,
+        *,
+        ids: list[str] | None = None,
+        user_ids: list[str] | None = None,
+        anonymous_ids: list[str] | None = None,
+    ) -> list[Profile | None]:
+        """The live profile of each id, in order (ids, then user ids, then anonymous ids), None where
+        the workspace has none; one query finds them all, merged ones cost one more per merge hop."""
+        wanted: list[tuple[IdentifierKind | None, str]] = [
+            *((None, v) for v in ids or ()),
+            *((IdentifierKind.USER_ID, v) for v in user_ids or ()),
+            *((IdentifierKind.ANONYMOUS_ID, v) for v in anonymous_ids or ()),
+        ]
+        if len(wanted) > MAX_PAGE:
+            raise InvalidInput(
+                f"At most {MAX_PAGE} ids, userIds and anonymousIds together.",
+                field="ids",
+                code="TOO_MANY_IDS",
+            )
+        ws = principal.workspace_id
+        # User and anonymous ids lead to their profile through the identity map: one `_id` query.
+        hashes = {key: self._vault.hash_of(ws, key[0], key[1]) for key in wanted if key[0] is not None}
+        owners = await self._identities.find(ws, [h for h in hashes.values() if h is not None])
+        holder = {key: key[1] if key[0] is None else _owner(owners, hashes[key]) for key in wanted}
+        found = await self._profiles.of_ids(ws, [p for p in holder.values() if p is not None])
+        by_id = {p.id: p for p in found}
+        chosen = [by_id.get(holder[key] or "") for key in wanted]
+        survivors = {p.id: p for p in found if p.merged_into is None}
+        hops = {p.id: p.merged_into for p in found if p.merged_into is not None}
+        looked: set[str] = set()
+        for _ in range(_MERGE_HOPS):
+            missing = set(hops.values()) - hops.keys() - survivors.keys() - looked
+            if not missing:
+                break
+            looked |= missing
+            for profile in await self._profiles.of_ids(ws, sorted(missing)):
+                if profile.merged_into is None:
+                    survivors[profile.id] = profile
+                else:
+                    hops[profile.id] = profile.merged_into
+        return [_survivor(p, hops, survivors) for p in chosen]
+
+    async def views_by_ids(
+        self,
+        principal: Principal,
+        *,
+        ids: list[str] | None = None,
+        user_ids: list[str] | None = None,
+        anonymous_ids: list[str] | None = None,
+    ) -> list[ProfileView | None]:
+        """`find_many`, each profile as the caller may see it."""
+        found = await self.find_many(principal, ids=ids, user_ids=user_ids, anonymous_ids=anonymous_ids)
+        views = iter(await self.views(principal, [p for p in found if p is not None]))
+        return [next(views) if p is not None else None for p in found]
+
+    async def views(self, principal: Principal, profiles: Iterable[Profile]) -> list[ProfileView]:
+        """Each profile with its scores as of now (only with personalization consent) and its consent."""
         workspace = await self._workspaces.get(principal.workspace_id)
         now = self._clock()
-        scores = None
-        if is_granted(profile.consent, Purpose.PERSONALIZATION, workspace.consent_mode):
-            scores = _scores(profile, workspace, now)
-        traits: dict[str, Any] = {name: trait.value for name, trait in profile.traits.items()}
-        if principal.sees_pii and profile.pii:
-            traits.update(await self._vault.open(principal.workspace_id, profile))
-            await self._audit.record(
-                principal,
-                "pii.read",
-                profile_id=profile.id,
-                details={"fields": sorted(profile.pii)},
+        return [
+            ProfileView(
+                profile=profile,
+                scores=_scores(profile, workspace, now) if _personalized(profile, workspace) else None,
+                consent=dict(profile.consent),
             )
-        return ProfileView(profile=profile, scores=scores, traits=traits, consent=dict(profile.consent))
+            for profile in profiles
+        ]
 
-    async def groups(self, principal: Principal, group_ids: Sequence[str]) -> list[GroupView]:
-        """The groups a profile belongs to, with their traits (personal ones, decrypted and audited,
-        only for roles that see personal data)."""
+    async def view(self, principal: Principal, profile: Profile) -> ProfileView:
+        return (await self.views(principal, [profile]))[0]
+
+    async def traits(self, principal: Principal, profiles: list[Profile]) -> dict[str, dict[str, Any]]:
+        """Each profile's traits: the non-personal ones, plus (for roles that may see them) the
+        decrypted personal ones (their data keys read in one query), the read audited once per
+        profile."""
+        result = {p.id: {name: trait.value for name, trait in p.traits.items()} for p in profiles}
+        if not principal.sees_pii:
+            return result
+        opened = [p for p in profiles if p.pii]
+        keys = await self._vault.keys(principal.workspace_id, [p.id for p in opened])
+        for profile in opened:
+            result[profile.id].update(
+                self._vault.open_with(principal.workspace_id, profile, keys.get(profile.id))
+            )
+        await self._audit.record_many(
+            principal, "pii.read", [(p.id, {"fields": sorted(p.pii)}) for p in opened]
+        )
+        return result
+
+    async def groups_of(
+        self, principal: Principal, profiles: Sequence[Profile]
+    ) -> dict[str, list[GroupView]]:
+        """The groups each profile belongs to, with their traits (personal ones decrypted, and the
+        read audited, only for roles that see personal data): one query for a page of profiles."""
         ws = principal.workspace_id
-        found = await self._groups.of_ids(ws, list(group_ids))
+        found = await self._groups.of_ids(ws, sorted({g for p in profiles for g in p.groups}))
         personal = [key_owner(g.id) for g in found.values() if g.pii] if principal.sees_pii else []
         keys = await self._vault.keys(ws, personal) if personal else {}
-        views = []
-        for group_id in group_ids:
-            group = found.get(group_id) or Group(id=group_id)
+        views: dict[str, GroupView] = {}
+        for group in found.values():
             traits: dict[str, Any] = {name: t.value for name, t in group.traits.items()}
-            if key_owner(group_id) in keys:
-                traits.update(
-                    self._vault.opened(ws, key_owner(group_id), group.pii, keys[key_owner(group_id)])
-                )
-                await self._audit.record(
-                    principal, "pii.read", details={"group": group_id, "fields": sorted(group.pii)}
-                )
-            views.append(GroupView(id=group_id, traits=traits))
-        return views
+            if (key := keys.get(key_owner(group.id))) is not None:
+                traits.update(self._vault.opened(ws, key_owner(group.id), group.pii, key))
+            views[group.id] = GroupView(id=group.id, traits=traits)
+        opened = sorted(g.id for g in found.values() if key_owner(g.id) in keys)
+        if opened:
+            await self._audit.record(principal, "pii.read", details={"groups": opened})
+        return {p.id: [views.get(g, GroupView(id=g, traits={})) for g in p.groups] for p in profiles}
 
     async def search(
         self,
@@ -189,17 +233,17 @@ class ProfileService:
         seen_after: datetime | None,
         first: int,
         after: str | None,
-    ) -> tuple[list[Profile], bool]:
-        """One page of live profiles matching every given criterion, and whether more follow.
+    ) -> Page[ProfileView]:
+        """One page of live profiles matching every given criterion.
         E-mail and phone match by blind index, so only roles that may see PII may search by them."""
         if (email or phone) and not principal.sees_pii:
             raise Forbidden("Only COMPLIANCE and ADMIN keys may look up by e-mail or phone.", field="filter")
+        request = page_request(first, after)
         blind = [
             self._vault.blind(principal.workspace_id, kind, value) or "-"
             for kind, value in (("email", email), ("phone", phone))
             if value is not None
         ]
-        size = page_size(first)
         found = await self._profiles.page(
             principal.workspace_id,
             ProfileQuery(
@@ -208,10 +252,10 @@ class ProfileService:
                 blind_indexes=tuple(blind),
                 seen_after=seen_after,
             ),
-            first=size + 1,
-            after=after,
+            first=request.fetch,
+            after=request.after_id,
         )
-        return found[:size], len(found) > size
+        return page_of(await self.views(principal, found), request, lambda v: (v.profile.id,))
 
     async def lineage(self, principal: Principal, profile_id: str) -> list[str]:
         """The profile and every profile merged into it, directly or through others."""
@@ -219,29 +263,35 @@ class ProfileService:
 
     async def journey(
         self, principal: Principal, profile_id: str, *, first: int, after: str | None
-    ) -> tuple[list[StoredEvent], bool]:
-        """One page of the profile's events, oldest first, and whether more follow."""
-        size = page_size(first)
-        events = await self._events.page(
-            principal.workspace_id, profile_id, first=size + 1, after=decode_cursor(after)
+    ) -> Page[StoredEvent]:
+        """One page of the profile's events, oldest first (the cursor is the event's time and id)."""
+        request = page_request(first, after, key_parts=2)
+        at = (cursor_time(request.after[0]), request.after[1]) if request.after else None
+        events = await self._events.journey_page(
+            principal.workspace_id, profile_id, first=request.fetch, after=at
         )
-        return events[:size], len(events) > size
+        return page_of(events, request, lambda e: (e.timestamp.isoformat(), e.id))
 
-    async def explanation(self, principal: Principal, profile: Profile) -> ScoreExplanation | None:
-        """The events and weights behind the profile's scores; None without personalization consent
-        (the scores themselves are not shown then either)."""
+    async def explanations(
+        self, principal: Principal, profiles: list[Profile]
+    ) -> dict[str, ScoreExplanation | None]:
+        """The events and weights behind each profile's scores, from one query; None without
+        personalization consent (the scores themselves are not shown then either)."""
         workspace = await self._workspaces.get(principal.workspace_id)
-        if not is_granted(profile.consent, Purpose.PERSONALIZATION, workspace.consent_mode):
-            return None
         now = self._clock()
-        # Older events weigh less than 2^-20 of their value: they cannot change what is shown.
-        since = now - 20 * workspace.half_life
-        events = [
-            ScoredEvent(at=e.timestamp, name=e.name, value=e.value, phase=e.phase)
-            async for e in self._events.of_profile(principal.workspace_id, profile.id)
-            if e.timestamp >= since and e.consent.get(Purpose.PERSONALIZATION.value)
-        ]
-        return explain(events, now, workspace.half_life)
+        shown = [p.id for p in profiles if _personalized(p, workspace)]
+        events: dict[str, list[ScoredEvent]] = {profile_id: [] for profile_id in shown}
+        if shown:
+            # Older events weigh less than 2^-20 of their value: they cannot change what is shown.
+            since = now - 20 * workspace.half_life
+            with pymongo.timeout(PAGE_READ_SECONDS):
+                found = await self._events.personalization_events(principal.workspace_id, shown, since=since)
+            for profile_id, at, name, value, reached in found:
+                events[profile_id].append(ScoredEvent(at=at, name=name, value=value, phase=reached))
+        return {
+            p.id: explain(events[p.id], now, workspace.half_life) if p.id in events else None
+            for p in profiles
+        }
 
     async def watch(self, principal: Principal, profile_id: str) -> AsyncIterator[Scores | None]:
         """The profile's scores now, then each time they change (None: not shown without consent).
@@ -260,6 +310,25 @@ class ProfileService:
 
     async def merges(self, principal: Principal, profile_id: str) -> list[Document]:
         return await self._merges.of_profiles(principal.workspace_id, [profile_id])
+
+
+def _personalized(profile: Profile, workspace: WorkspaceSettings) -> bool:
+    return is_granted(profile.consent, Purpose.PERSONALIZATION, workspace.consent_mode)
+
+
+def _owner(owners: dict[str, Identity], hash_: str | None) -> str | None:
+    identity = owners.get(hash_) if hash_ is not None else None
+    return identity.profile_id if identity is not None else None
+
+
+def _survivor(profile: Profile | None, hops: dict[str, str], survivors: dict[str, Profile]) -> Profile | None:
+    """The live profile a found one was merged into (through at most _MERGE_HOPS merges), if any."""
+    target = profile.id if profile is not None else None
+    for _ in range(_MERGE_HOPS + 1):
+        if target is None or target in survivors:
+            break
+        target = hops.get(target)
+    return survivors.get(target) if target is not None else None
 
 
 def _scores(profile: Profile, workspace: WorkspaceSettings, now: datetime) -> Scores:

@@ -8,6 +8,7 @@ from datetime import datetime
 import pymongo
 
 from server.domain.access import Principal
+from server.domain.paging import PAGE_READ_SECONDS
 from server.domain.propensity import (
     NotEnoughJourneys,
     PropensityModel,
@@ -61,22 +62,27 @@ class PropensityService:
         await self._fits.save(principal.workspace_id, KIND, as_of, {"model": asdict(model)})
         return model
 
-    async def probability(self, principal: Principal, profile_id: str) -> float | None:
-        """P(the open journey converts); None before a model exists or without an open journey."""
+    async def probabilities(self, principal: Principal, profile_ids: list[str]) -> dict[str, float | None]:
+        """P(the open journey converts) per profile, from one read of the model and one aggregation;
+        None before a model exists or without an open journey."""
         stored = await self._fits.latest(principal.workspace_id, KIND)
         if stored is None:
-            return None
+            return dict.fromkeys(profile_ids)
         saved = stored["model"]
         model = PropensityModel(
             **{**saved, "names": tuple(saved["names"]), "coefficients": tuple(saved["coefficients"])}
         )
         workspace = await self._workspaces.get(principal.workspace_id)
         now = self._clock()
-        touchpoints: list[Touchpoint] = []
-        async for _, rows in self._events.activity(principal.workspace_id, until=now, profile_id=profile_id):
+        result: dict[str, float | None] = dict.fromkeys(profile_ids)
+        with pymongo.timeout(PAGE_READ_SECONDS):
+            activity = [
+                row async for row in self._events.activity_of(principal.workspace_id, profile_ids, until=now)
+            ]
+        for profile_id, rows in activity:
             touchpoints = _touchpoints(rows)
-        current = {id(e) for e in open_journey([t.event for t in touchpoints], now)}
-        journey = [t for t in touchpoints if id(t.event) in current]
-        if not journey:
-            return None
-        return probability(model, features(journey, now, workspace.half_life))
+            current = {id(e) for e in open_journey([t.event for t in touchpoints], now)}
+            journey = [t for t in touchpoints if id(t.event) in current]
+            if journey:
+                result[profile_id] = probability(model, features(journey, now, workspace.half_life))
+        return result

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from server.domain.access import Principal
 from server.domain.errors import InvalidInput
+from server.domain.paging import page_size
 from server.domain.taxonomy import (
     DEFAULT_TAXONOMY,
     PHASE_RANGES,
@@ -60,5 +61,6 @@ class TaxonomyService:
         if counts:
             await self._store.count_unplanned(workspace_id, counts, at)
 
-    async def unplanned(self, workspace_id: str, limit: int) -> list[tuple[str, int, datetime]]:
-        return await self._store.unplanned(workspace_id, limit)
+    async def unplanned(self, workspace_id: str, first: int) -> list[tuple[str, int, datetime]]:
+        """The most frequent unplanned event names (1 to MAX_PAGE of them)."""
+        return await self._store.unplanned(workspace_id, page_size(first))

@@ -15,6 +15,7 @@ from privacy.consent import is_granted
 from privacy.purposes import Purpose
 from server.domain.access import Principal
 from server.domain.errors import InvalidInput, NotFound
+from server.domain.paging import page_size
 from server.domain.taxonomy import Phase
 from server.domain.triggers import MAX_ATTEMPTS, Trigger, backoff, due, signature
 from server.services.background import gave_up
@@ -134,7 +135,7 @@ class TriggerService:
         return await self._triggers.of_workspace(principal.workspace_id)
 
     async def deliveries(self, principal: Principal, trigger_id: str | None, first: int) -> list[Document]:
-        return await self._triggers.deliveries(principal.workspace_id, trigger_id, max(1, min(first, 500)))
+        return await self._triggers.deliveries(principal.workspace_id, trigger_id, page_size(first))
 
     async def run_once(self) -> None:
         """Owe a webhook for every due journey, then attempt every delivery that is due. One rule or

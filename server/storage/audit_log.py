@@ -1,11 +1,13 @@
 """The audit_log collection: who did what to which profile, append-only."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
 
+from server.domain.paging import invalid_cursor
 from server.storage.client import Database, Document
 from server.storage.retention import EXPIRE_AT
 
@@ -36,18 +38,38 @@ class AuditLog:
         details: dict[str, Any] | None = None,
     ) -> str:
         """The new entry's id."""
-        result = await self._collection.insert_one(
-            {
-                "workspace_id": workspace_id,
-                "at": at,
-                "actor": actor,
-                "action": action,
-                "profile_id": profile_id,
-                "details": details or {},
-                EXPIRE_AT: expire_at,
-            }
+        entries = [(profile_id, details or {})]
+        (entry_id,) = await self.append_many(
+            workspace_id=workspace_id, actor=actor, action=action, at=at, expire_at=expire_at, entries=entries
         )
-        return str(result.inserted_id)
+        return entry_id
+
+    async def append_many(
+        self,
+        *,
+        workspace_id: str,
+        actor: str,
+        action: str,
+        at: datetime,
+        expire_at: datetime,
+        entries: Sequence[tuple[str | None, dict[str, Any]]],
+    ) -> list[str]:
+        """One entry per (profile id, details), inserted together; their ids."""
+        result = await self._collection.insert_many(
+            [
+                {
+                    "workspace_id": workspace_id,
+                    "at": at,
+                    "actor": actor,
+                    "action": action,
+                    "profile_id": profile_id,
+                    "details": details,
+                    EXPIRE_AT: expire_at,
+                }
+                for profile_id, details in entries
+            ]
+        )
+        return [str(i) for i in result.inserted_ids]
 
     async def count_again(self, workspace_id: str, entry_id: str) -> bool:
         """One more occurrence of what the entry records (`details.count`); False if it is gone."""
@@ -71,7 +93,9 @@ class AuditLog:
             query["profile_id"] = profile_id
         if action is not None:
             query["action"] = action
-        if after is not None and ObjectId.is_valid(after):
+        if after is not None:
+            if not ObjectId.is_valid(after):
+                raise invalid_cursor()
             query["_id"] = {"$lt": ObjectId(after)}
         cursor = self._collection.find(query).sort("_id", -1).limit(first)
         return [

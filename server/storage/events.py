@@ -8,7 +8,6 @@ from typing import Any
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from server.domain.errors import InvalidInput
 from server.domain.event import StoredEvent
 from server.domain.taxonomy import Phase
 from server.metrics import SKIPPED_PURCHASES
@@ -67,6 +66,16 @@ def _between(since: datetime | None, until: datetime | None) -> Document:
     if until is not None:
         window["$lte"] = until
     return window
+
+
+# What an order is worth, and which events are orders or refunds (LTV and its distribution agree).
+_REVENUE: Document = {"$ifNull": ["$properties.revenue", {"$ifNull": ["$properties.value", 0]}]}
+_PURCHASES: Document = {"$or": [{"phase": "ACTION"}, {"event": "order_refunded"}]}
+
+
+def _signed(revenue: object) -> Document:
+    """A refund's revenue counts against the customer."""
+    return {"$cond": [{"$eq": ["$event", "order_refunded"]}, {"$multiply": [-1, {"$abs": revenue}]}, revenue]}
 
 
 def _finite(value: object) -> bool:
@@ -144,29 +153,6 @@ class Events:
         )
         return [of_doc(doc) async for doc in cursor]
 
-    async def page(
-        self,
-        workspace_id: str,
-        profile_id: str,
-        *,
-        first: int,
-        after: tuple[datetime, str] | None,
-    ) -> list[StoredEvent]:
-        """Oldest first; `after` is the (timestamp, id) of the last event of the previous page."""
-        query: Document = {"workspace_id": workspace_id, "profile_id": profile_id}
-        if after is not None:
-            at, last_id = after
-            if not ObjectId.is_valid(last_id):
-                raise InvalidInput(
-                    "`after` is not a cursor this API issued.", field="after", code="INVALID_CURSOR"
-                )
-            query["$or"] = [
-                {"timestamp": {"$gt": at}},
-                {"timestamp": at, "_id": {"$gt": ObjectId(last_id)}},
-            ]
-        cursor = self._collection.find(query).sort([("timestamp", 1), ("_id", 1)]).limit(first)
-        return [of_doc(doc) async for doc in cursor]
-
     async def delete_for(self, workspace_id: str, profile_ids: list[str]) -> int:
         """One bounded step of deleting these profiles' documents (call until 0)."""
         return await delete_chunk(
@@ -230,37 +216,18 @@ class Events:
             yield doc["_id"], doc["t"]
 
     async def purchases(
-        self, workspace_id: str, *, until: datetime | None, profile_id: str | None = None
+        self, workspace_id: str, *, until: datetime | None, profile_ids: list[str] | None = None
     ) -> AsyncIterator[tuple[str, list[tuple[datetime, float]]]]:
-        """Per profile, its orders (ACTION-phase events, revenue) and refunds (negative revenue)."""
-        match: Document = {
-            "workspace_id": workspace_id,
-            "$or": [{"phase": "ACTION"}, {"event": "order_refunded"}],
-        }
+        """Per profile (all, or these), its orders (ACTION-phase events, revenue) and refunds
+        (negative revenue), in one aggregation; a profile without any is left out."""
+        match: Document = {"workspace_id": workspace_id, **_PURCHASES}
         if until is not None:
             match["timestamp"] = {"$lte": until}
-        if profile_id is not None:
-            match["profile_id"] = profile_id
-        revenue = {"$ifNull": ["$properties.revenue", {"$ifNull": ["$properties.value", 0]}]}
+        if profile_ids is not None:
+            match["profile_id"] = {"$in": profile_ids}
         pipeline: list[Document] = [
             {"$match": match},
-            {
-                "$group": {
-                    "_id": "$profile_id",
-                    "p": {
-                        "$push": [
-                            "$timestamp",
-                            {
-                                "$cond": [
-                                    {"$eq": ["$event", "order_refunded"]},
-                                    {"$multiply": [-1, {"$abs": revenue}]},
-                                    revenue,
-                                ]
-                            },
-                        ]
-                    },
-                }
-            },
+            {"$group": {"_id": "$profile_id", "p": {"$push": ["$timestamp", _signed(_REVENUE)]}}},
         ]
         cursor = await self._collection.aggregate(pipeline, allowDiskUse=True, batchSize=500)
         async for doc in cursor:
@@ -287,15 +254,13 @@ class Events:
             yield sorted((at, name) for at, name in doc["e"])
 
     async def activity(
-        self, workspace_id: str, *, until: datetime | None, profile_id: str | None = None
+        self, workspace_id: str, *, until: datetime | None
     ) -> AsyncIterator[tuple[str, list[tuple[datetime, str, str | None, float, str]]]]:
         """Per profile, its events that may be used for personalization: (timestamp, name, phase,
         value, channel), grouped by aggregation."""
         match: Document = {"workspace_id": workspace_id, "consent.personalization": True}
         if until is not None:
             match["timestamp"] = {"$lte": until}
-        if profile_id is not None:
-            match["profile_id"] = profile_id
         pipeline: list[Document] = [
             {"$match": match},
             {
@@ -323,27 +288,15 @@ class Events:
         """Customers by net revenue in [since, until] (orders and refunds as `purchases` counts them),
         binned by aggregation into (−∞, b₁), [b₁, b₂), …, [bₙ, ∞): lower boundary (None for the
         lowest) → (customers, revenue). Empty bins are absent."""
-        match: Document = {
-            "workspace_id": workspace_id,
-            "$or": [{"phase": "ACTION"}, {"event": "order_refunded"}],
-        }
+        match: Document = {"workspace_id": workspace_id, **_PURCHASES}
         if window := _between(since, until):
             match["timestamp"] = window
-        revenue = {"$ifNull": ["$properties.revenue", {"$ifNull": ["$properties.value", 0]}]}
-        refund = {"$eq": ["$event", "order_refunded"]}
         pipeline: list[Document] = [
             {"$match": match},
-            {"$project": {"profile_id": 1, "event": 1, "revenue": revenue}},
+            {"$project": {"profile_id": 1, "event": 1, "revenue": _REVENUE}},
             # Only finite numbers count, as in `purchases` (older documents may hold others).
             {"$match": {"revenue": {"$type": "number", "$gt": float("-inf"), "$lt": float("inf")}}},
-            {
-                "$group": {
-                    "_id": "$profile_id",
-                    "revenue": {
-                        "$sum": {"$cond": [refund, {"$multiply": [-1, {"$abs": "$revenue"}]}, "$revenue"]}
-                    },
-                }
-            },
+            {"$group": {"_id": "$profile_id", "revenue": {"$sum": _signed("$revenue")}}},
             {
                 "$bucket": {
                     "groupBy": "$revenue",
@@ -360,3 +313,74 @@ class Events:
             )
             async for doc in cursor
         }
+
+    async def journey_page(
+        self, workspace_id: str, profile_id: str, *, first: int, after: tuple[datetime, str] | None
+    ) -> list[StoredEvent]:
+        """Oldest first; `after` is the (timestamp, id) of the last event of the previous page. Ids are
+        opaque: stored ObjectIds and stored strings both page correctly (a query on one BSON type
+        never matches the other, so the id condition is given in each type the id can have)."""
+        query: Document = {"workspace_id": workspace_id, "profile_id": profile_id}
+        if after is not None:
+            at, last_id = after
+            ties: list[Document] = [{"timestamp": at, "_id": {"$gt": last_id}}]
+            if ObjectId.is_valid(last_id):
+                ties.append({"timestamp": at, "_id": {"$gt": ObjectId(last_id)}})
+            query["$or"] = [{"timestamp": {"$gt": at}}, *ties]
+        cursor = self._collection.find(query, batch_size=first).sort([("timestamp", 1), ("_id", 1)])
+        return [of_doc(doc) async for doc in cursor.limit(first)]
+
+    async def personalization_events(
+        self, workspace_id: str, profile_ids: list[str], *, since: datetime
+    ) -> list[tuple[str, datetime, str, float, Phase | None]]:
+        """Per event of these profiles at or after `since` whose consent snapshot granted
+        personalization: (profile id, timestamp, name, value, phase), oldest first, from one query.
+        Time and consent are checked here, not in the filter: the embedded database evaluates
+        each extra condition slowly, while the events of a page of profiles are few."""
+        cursor = self._collection.find(
+            {"workspace_id": workspace_id, "profile_id": {"$in": profile_ids}},
+            {
+                "profile_id": 1,
+                "timestamp": 1,
+                "event": 1,
+                "value": 1,
+                "phase": 1,
+                "consent.personalization": 1,
+            },
+            batch_size=1000,
+        )
+        rows = [
+            (
+                doc["profile_id"],
+                doc["timestamp"],
+                doc["event"],
+                doc["value"],
+                Phase[doc["phase"]] if doc.get("phase") else None,
+            )
+            async for doc in cursor
+            if doc["timestamp"] >= since and doc.get("consent", {}).get("personalization")
+        ]
+        return sorted(rows, key=lambda row: row[1])
+
+    async def activity_of(
+        self, workspace_id: str, profile_ids: list[str], *, until: datetime | None
+    ) -> AsyncIterator[tuple[str, list[tuple[datetime, str, str | None, float, str]]]]:
+        """`activity` of these profiles in one aggregation (what `activity` with a `profile_id` did
+        one profile at a time); a profile without any event usable for personalization is left out.
+        Consent and time are checked after the grouping, which the embedded database does much
+        faster than extra filter conditions."""
+        match: Document = {"workspace_id": workspace_id, "profile_id": {"$in": profile_ids}}
+        row = ["$timestamp", "$event", "$phase", "$value", "$channel", "$consent.personalization"]
+        pipeline: list[Document] = [
+            {"$match": match},
+            {"$group": {"_id": "$profile_id", "e": {"$push": row}}},
+        ]
+        cursor = await self._collection.aggregate(pipeline, allowDiskUse=True, batchSize=1000)
+        async for doc in cursor:
+            events = [
+                (at, name, phase, value, channel)
+                for at, name, phase, value, channel, granted in doc["e"]
+                if granted is True and (until is None or at <= until)
+            ]
+            if events:
+                yield doc["_id"], events

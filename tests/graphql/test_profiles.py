@@ -1,8 +1,10 @@
 from typing import Any
 
 import pytest
+from bson import ObjectId
 
-from tests.conftest import Api
+from server.storage.events import new_event_id
+from tests.conftest import Api, CommandLog
 from tests.factories import ALL_GRANTED, ago, track
 from tests.graphql.test_track_events import TRACK
 
@@ -329,3 +331,129 @@ async def test_a_profile_look_up_without_any_id_is_refused_with_a_code(api: Api)
     error = body["errors"][0]
     assert error["extensions"] == {"code": "MISSING_IDENTITY", "field": "id"}
     assert error["message"] == "Give one of `id`, `userId` or `anonymousId`."
+
+
+BY_IDS = """query($ids: [ID!], $userIds: [String!], $anonymousIds: [String!]) {
+  profilesByIds(ids: $ids, userIds: $userIds, anonymousIds: $anonymousIds) { id userId anonymousIds } }"""
+
+
+async def _profile_id(api: Api, **ids: str) -> str:
+    """The id of the profile holding these ids (`userId` or `anonymousId`)."""
+    profile_id: str = (await api.gql(PROFILE, ids))["data"]["profile"]["id"]
+    return profile_id
+
+
+async def test_profiles_by_ids_answer_each_id_in_order_with_null_for_unknown_ones(api: Api) -> None:
+    await _track(api, [track(user_id="u1", anonymous_id="a1"), track(user_id=None, anonymous_id="a2")])
+    u1, a2 = await _profile_id(api, userId="u1"), await _profile_id(api, anonymousId="a2")
+    body = await api.gql(
+        BY_IDS, {"ids": [a2, "prf_unknown"], "userIds": ["u1", "u-unknown"], "anonymousIds": ["a1", "a2"]}
+    )
+    assert [p and p["id"] for p in body["data"]["profilesByIds"]] == [a2, None, u1, None, u1, a2]
+
+
+async def test_profiles_by_ids_answer_another_workspaces_ids_like_unknown_ones(api: Api) -> None:
+    other = await api.key_in("other", "INGEST")
+    await _track(api, [track(user_id="theirs", anonymous_id="their-device")], key=other)
+    theirs = [doc["_id"] async for doc in api.db["profiles"].find({})]
+    body = await api.gql(
+        BY_IDS, {"ids": theirs, "userIds": ["theirs"], "anonymousIds": ["their-device", "nobody"]}
+    )
+    assert body["data"]["profilesByIds"] == [None, None, None, None]
+
+
+async def test_profiles_by_ids_lead_a_merged_id_to_the_surviving_profile(api: Api) -> None:
+    await _track(api, [track(anonymous_id="phone")])
+    loser = await _profile_id(api, anonymousId="phone")
+    await _track(api, [track(user_id="u1", anonymous_id="laptop")])
+    await _track(api, [track(user_id="u1", anonymous_id="phone")])
+    body = await api.gql(BY_IDS, {"ids": [loser], "anonymousIds": ["phone"]})
+    survivors = body["data"]["profilesByIds"]
+    assert [p["userId"] for p in survivors] == ["u1", "u1"]
+    assert survivors[0]["id"] != loser
+
+
+async def test_profiles_by_ids_read_the_identity_map_once_and_the_profiles_once(
+    api: Api, commands: CommandLog
+) -> None:
+    await _track(api, [track(user_id="u1", anonymous_id="a1"), track(user_id=None, anonymous_id="a2")])
+    u1 = await _profile_id(api, userId="u1")
+    commands.seen.clear()
+    body = await api.gql(BY_IDS, {"ids": [u1], "userIds": ["u1"], "anonymousIds": ["a2"]})
+    assert all(body["data"]["profilesByIds"])
+    lookups = [sent for sent in commands.sent_to(api.db.name) if sent[1] in ("identities", "profiles")]
+    assert sorted(lookups) == [("find", "identities"), ("find", "profiles")]
+
+
+async def test_profiles_by_ids_refuse_more_than_500_ids(api: Api) -> None:
+    body = await api.gql(
+        BY_IDS, {"ids": [f"prf_{i}" for i in range(300)], "userIds": [f"u{i}" for i in range(201)]}
+    )
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["TOO_MANY_IDS"]
+
+
+PII_TRAITS = {"email": "ana@example.com", "plan": "gold"}
+
+
+async def _pii_reads(api: Api) -> list[dict[str, Any]]:
+    return [doc async for doc in api.db["audit_log"].find({"action": "pii.read"})]
+
+
+async def test_reading_profiles_without_traits_decrypts_and_audits_nothing(api: Api) -> None:
+    await api.gql(IDENTIFY, {"input": {"userId": "u1", "traits": PII_TRAITS}})
+    before = len(await _pii_reads(api))
+    body = await api.gql("{ profiles(first: 5) { edges { node { id userId } } } }")
+    assert len(body["data"]["profiles"]["edges"]) == 1
+    assert len(await _pii_reads(api)) == before
+
+
+async def test_reading_traits_audits_one_pii_read_per_profile_read(api: Api) -> None:
+    for user in ("u1", "u2"):
+        await api.gql(IDENTIFY, {"input": {"userId": user, "traits": PII_TRAITS}})
+    before = len(await _pii_reads(api))
+    body = await api.gql("{ profiles(first: 5) { edges { node { traits } } } }")
+    assert [e["node"]["traits"]["email"] for e in body["data"]["profiles"]["edges"]] == [
+        PII_TRAITS["email"]
+    ] * 2
+    reads = (await _pii_reads(api))[before:]
+    assert sorted(r["details"]["fields"] for r in reads) == [["email"], ["email"]]
+    assert len({r["profile_id"] for r in reads}) == 2
+
+
+async def test_traits_show_a_personalization_key_no_personal_field_and_audit_nothing(api: Api) -> None:
+    await api.gql(IDENTIFY, {"input": {"userId": "u1", "traits": PII_TRAITS}})
+    before = len(await _pii_reads(api))
+    personalization = await api.key("PERSONALIZATION")
+    body = await api.gql('{ profile(userId: "u1") { traits } }', key=personalization)
+    assert body["data"]["profile"]["traits"] == {"plan": "gold"}
+    assert len(await _pii_reads(api)) == before
+
+
+@pytest.mark.parametrize("stored_as", ["ObjectId", "string"])
+async def test_journey_pages_through_events_of_one_instant_whatever_type_their_ids_are(
+    api: Api, stored_as: str
+) -> None:
+    await _track(api, [track("product_viewed", user_id="u1", anonymous_id=None)])
+    profile_id = await _profile_id(api, userId="u1")
+    template = await api.db["events"].find_one({"profile_id": profile_id})
+    await api.db["events"].delete_many({"profile_id": profile_id})
+    at = template["timestamp"]
+    for n in range(5):
+        event_id = new_event_id() if stored_as == "ObjectId" else f"evt_{n:03d}"
+        await api.db["events"].insert_one(
+            {
+                **template,
+                "_id": ObjectId(event_id) if stored_as == "ObjectId" else event_id,
+                "message_id": f"m{n}",
+                "timestamp": at,
+            }
+        )
+    query = """query($id: ID!, $after: String) { journey(profileId: $id, first: 2, after: $after) {
+      edges { node { id } } pageInfo { hasNextPage endCursor } } }"""
+    seen: list[str] = []
+    after = None
+    for _ in range(3):
+        page = (await api.gql(query, {"id": profile_id, "after": after}))["data"]["journey"]
+        seen += [e["node"]["id"] for e in page["edges"]]
+        after = page["pageInfo"]["endCursor"]
+    assert (len(seen), len(set(seen)), page["pageInfo"]["hasNextPage"]) == (5, 5, False)

@@ -10,10 +10,9 @@ import pytest
 from websockets.asyncio.client import connect
 
 from server.settings import Settings
-from tests.conftest import ADMIN_KEY, served
+from tests.conftest import ADMIN_KEY, CommandLog, served
 from tests.factories import track
 from tests.graphql.test_track_events import TRACK
-from tests.storage.test_client import Commands, recording  # noqa: F401 - the fixture, by name
 
 SUBSCRIBE = "subscription($id: ID!) { profileScores(profileId: $id) { profileId phase engagementScore } }"
 
@@ -106,17 +105,17 @@ def _error_code(message: dict[str, Any]) -> str:
     return str(errors[0]["extensions"]["code"])
 
 
-def _change_streams(commands: Commands) -> int:
+def _change_streams(commands: CommandLog) -> int:
     return sum(
         1
-        for name, command in commands.seen
+        for _, name, command in commands.seen
         if name == "aggregate" and any("$changeStream" in stage for stage in command.get("pipeline", []))
     )
 
 
 async def test_many_subscriptions_share_one_change_stream(
     live: str,
-    recording: Commands,  # noqa: F811 - the fixture imported above
+    commands: CommandLog,
 ) -> None:
     async with httpx.AsyncClient(timeout=30) as http:
         ids = [await _profile(http, live, f"u{n}") for n in range(3)]
@@ -139,7 +138,7 @@ async def test_many_subscriptions_share_one_change_stream(
         finally:
             for ws in sockets:
                 await ws.close()
-    assert _change_streams(recording) == 1
+    assert _change_streams(commands) == 1
 
 
 @pytest.fixture

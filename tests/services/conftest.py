@@ -10,7 +10,6 @@ from typing import Any
 
 import pymongo
 import pytest
-from pymongo import monitoring
 
 from privacy.crypto import Keyring, new_keyring
 from server.domain.access import Principal, Role
@@ -18,32 +17,24 @@ from server.services import Services
 from server.storage.client import connect
 from server.storage.embedded import EmbeddedDatabase
 from server.storage.indexes import ensure_indexes
-
-
-class CommandLog(monitoring.CommandListener):
-    """Every command the services sent, with its body, while `recording` is on."""
-
-    def __init__(self) -> None:
-        self.recording = False
-        self.commands: list[tuple[str, dict[str, Any]]] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if self.recording:
-            self.commands.append((event.command_name, dict(event.command)))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
+from tests.conftest import COMMANDS, CommandLog
 
 
 @dataclass
 class Stack:
     services: Services
     db: Any
-    log: CommandLog
+    log: CommandLog  # the suite's one command listener (switch `recording` on around what is measured)
     keyring: Keyring
+
+    def commands(self) -> list[tuple[str, dict[str, Any]]]:
+        """(name, command) of what was recorded on this stack's database (transactions end on `admin`)."""
+        return [
+            (name, body)
+            for db, name, body in self.log.seen
+            if db == self.db.name or name in ("commitTransaction", "abortTransaction")
+        ]
+
     admin: Principal = field(
         default_factory=lambda: Principal(workspace_id="w1", role=Role.ADMIN, key_id="k-admin")
     )
@@ -56,14 +47,9 @@ class Stack:
         return Services.build(self.db, self.keyring)
 
 
-@pytest.fixture
-def command_log() -> CommandLog:
-    return CommandLog()
-
-
 @asynccontextmanager
 async def _stack(uri: str, log: CommandLog, *, drop: bool) -> AsyncIterator[Stack]:
-    client = connect(uri, listeners=[log])
+    client = connect(uri)
     db = client["s_" + uuid.uuid4().hex[:16]]
     try:
         await ensure_indexes(db)
@@ -79,24 +65,24 @@ async def _stack(uri: str, log: CommandLog, *, drop: bool) -> AsyncIterator[Stac
 
 
 @pytest.fixture
-async def stack(mongodb_uri: str, command_log: CommandLog) -> AsyncIterator[Stack]:
-    async with _stack(mongodb_uri, command_log, drop=True) as built:
+async def stack(mongodb_uri: str) -> AsyncIterator[Stack]:
+    async with _stack(mongodb_uri, COMMANDS, drop=True) as built:
         yield built
 
 
 @pytest.fixture
-async def large_stack(tmp_path: Path, command_log: CommandLog) -> AsyncIterator[Stack]:
+async def large_stack(tmp_path: Path) -> AsyncIterator[Stack]:
     """For tests that store tens of thousands of documents: a database of their own, thrown away with
     its directory (the embedded database would take minutes to drop them one by one)."""
     configured = os.environ.get("GRANULAR_TEST_MONGODB_URI")
     if configured:
-        async with _stack(configured, command_log, drop=True) as built:
+        async with _stack(configured, COMMANDS, drop=True) as built:
             yield built
         return
     database = EmbeddedDatabase(tmp_path / "large")
     database.start()
     try:
-        async with _stack(database.uri, command_log, drop=False) as built:
+        async with _stack(database.uri, COMMANDS, drop=False) as built:
             yield built
     finally:
         database.stop()

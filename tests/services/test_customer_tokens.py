@@ -6,8 +6,7 @@ import pytest
 
 from server.domain.errors import Unauthenticated
 from server.metrics import REGISTRY
-from tests.conftest import Api
-from tests.storage.test_client import Commands, recording  # noqa: F401 - the fixture, by name
+from tests.conftest import Api, CommandLog
 
 
 def _forged_for_random_workspace() -> str:
@@ -26,13 +25,13 @@ def _forged_for_random_workspace() -> str:
 
 async def test_forged_tokens_for_random_workspaces_read_nothing_and_grow_no_cache(
     api: Api,
-    recording: Commands,  # noqa: F811 - the fixture imported above
+    commands: CommandLog,
 ) -> None:
     tokens = api.app.state.services.customer_tokens
     for _ in range(10_000):
         with pytest.raises(Unauthenticated) as refused:
             await tokens.authenticate(_forged_for_random_workspace())
         assert refused.value.code == "TOKEN_INVALID"
-    assert [name for name, command in recording.seen if command.get(name) == "workspaces"] == []
+    assert [name for _, name, command in commands.seen if command.get(name) == "workspaces"] == []
     cached = REGISTRY.get_sample_value("granular_cache_entries", {"cache": "token_generations"}) or 0
     assert cached <= 1

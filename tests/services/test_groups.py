@@ -16,7 +16,7 @@ async def test_a_group_call_links_the_customer_and_keeps_the_groups_traits(stack
     assert profile is not None
     assert profile.groups == ("acme",)
     assert profile.traits == {}
-    (group,) = await stack.services.profiles.groups(stack.admin, profile.groups)
+    (group,) = (await stack.services.profiles.groups_of(stack.admin, [profile]))[profile.id]
     assert (group.id, group.traits) == ("acme", {"plan": "enterprise", "employees": 40})
 
 
@@ -28,8 +28,10 @@ async def test_a_groups_personal_traits_are_encrypted_and_shown_only_to_roles_th
     stored = await stack.db["groups"].find_one({})
     assert "billing@acme.example" not in str(stored)
     analyst = Principal(workspace_id="w1", role=Role.ANALYST, key_id="k-analyst")
-    (seen_by_admin,) = await stack.services.profiles.groups(stack.admin, ("acme",))
-    (seen_by_analyst,) = await stack.services.profiles.groups(analyst, ("acme",))
+    profile = await stack.services.profiles.find(stack.admin, user_id="ana")
+    assert profile is not None
+    (seen_by_admin,) = (await stack.services.profiles.groups_of(stack.admin, [profile]))[profile.id]
+    (seen_by_analyst,) = (await stack.services.profiles.groups_of(analyst, [profile]))[profile.id]
     assert seen_by_admin.traits == {"email": "billing@acme.example", "plan": "pro"}
     assert seen_by_analyst.traits == {"plan": "pro"}
 

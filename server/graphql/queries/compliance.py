@@ -38,21 +38,19 @@ class ComplianceQueries:
         after: str | None = None,
     ) -> DsrRequestConnection:
         dsr = info.context.services.dsr
-        records = await dsr.page(
+        page = await dsr.page(
             info.context.principal,
             status=DomainStatus(status) if status else None,
             only_overdue=overdue,
-            first=first + 1,
+            first=first,
             after=after,
         )
-        size = max(1, min(first, 500))
-        edges = [
-            DsrRequestEdge(cursor=r.id, node=DsrRequest.of(r, overdue=dsr.is_overdue(r)))
-            for r in records[:size]
-        ]
-        end = edges[-1].cursor if edges else None
         return DsrRequestConnection(
-            edges=edges, page_info=PageInfo(has_next_page=len(records) > size, end_cursor=end)
+            edges=[
+                DsrRequestEdge(cursor=cursor, node=DsrRequest.of(r, overdue=dsr.is_overdue(r)))
+                for cursor, r in page
+            ],
+            page_info=PageInfo.of(page),
         )
 
     @strawberry.field(
@@ -67,17 +65,16 @@ class ComplianceQueries:
         first: int = 50,
         after: str | None = None,
     ) -> AuditEntryConnection:
-        size = max(1, min(first, 500))
-        entries = await info.context.services.audit.page(
+        page = await info.context.services.audit.page(
             info.context.principal,
             profile_id=str(profile_id) if profile_id else None,
             action=action,
-            first=size + 1,
+            first=first,
             after=after,
         )
         edges = [
             AuditEntryEdge(
-                cursor=e.id,
+                cursor=cursor,
                 node=AuditEntry(
                     id=strawberry.ID(e.id),
                     at=e.at,
@@ -87,9 +84,6 @@ class ComplianceQueries:
                     details=e.details,
                 ),
             )
-            for e in entries[:size]
+            for cursor, e in page
         ]
-        end = edges[-1].cursor if edges else None
-        return AuditEntryConnection(
-            edges=edges, page_info=PageInfo(has_next_page=len(entries) > size, end_cursor=end)
-        )
+        return AuditEntryConnection(edges=edges, page_info=PageInfo.of(page))

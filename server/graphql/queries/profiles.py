@@ -12,11 +12,9 @@ from server.graphql.types.profile import (
     PageInfo,
     Profile,
     ProfileConnection,
-    ProfileEdge,
     ProfileFilter,
     PurposeConsent,
 )
-from server.services.profiles import encode_cursor
 
 
 @strawberry.type(description="An identity merge (or a refused one) and the key and rule behind it.")
@@ -49,7 +47,28 @@ class ProfileQueries:
         return Profile.of(await services.profiles.view(principal, found)) if found else None
 
     @strawberry.field(
-        description="Profiles in id order, Relay-style (at most 500 per page).",
+        description="Up to 500 profiles in one request, by ids, userIds and anonymousIds together: one "
+        "entry per id asked, in that order (ids, then userIds, then anonymousIds), null where the "
+        "workspace has no such profile; a merged id leads to the surviving profile.",
+        extensions=allow(Role.PERSONALIZATION, Role.ANALYST, Role.COMPLIANCE),
+    )
+    async def profiles_by_ids(
+        self,
+        info: Info,
+        ids: list[strawberry.ID] | None = None,
+        user_ids: list[str] | None = None,
+        anonymous_ids: list[str] | None = None,
+    ) -> list[Profile | None]:
+        views = await info.context.services.profiles.views_by_ids(
+            info.context.principal,
+            ids=[str(i) for i in ids or ()],
+            user_ids=user_ids,
+            anonymous_ids=anonymous_ids,
+        )
+        return [Profile.of(v) if v is not None else None for v in views]
+
+    @strawberry.field(
+        description="Profiles in id order, Relay-style (1 to 500 per page).",
         extensions=allow(Role.PERSONALIZATION, Role.ANALYST, Role.COMPLIANCE),
     )
     async def profiles(
@@ -61,7 +80,7 @@ class ProfileQueries:
     ) -> ProfileConnection:
         services, principal = info.context.services, info.context.principal
         f = filter or ProfileFilter()
-        found, more = await services.profiles.search(
+        page = await services.profiles.search(
             principal,
             user_id=f.user_id,
             anonymous_id=f.anonymous_id,
@@ -71,29 +90,21 @@ class ProfileQueries:
             first=first,
             after=after,
         )
-        edges = [
-            ProfileEdge(cursor=p.id, node=Profile.of(await services.profiles.view(principal, p)))
-            for p in found
-        ]
-        return ProfileConnection(
-            edges=edges,
-            page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
-        )
+        return ProfileConnection.of(page)
 
     @strawberry.field(
-        description="A profile's events, oldest first, Relay-style (at most 500 per page).",
+        description="A profile's events, oldest first, Relay-style (1 to 500 per page).",
         extensions=allow(Role.PERSONALIZATION, Role.ANALYST, Role.COMPLIANCE),
     )
     async def journey(
         self, info: Info, profile_id: strawberry.ID, first: int = 100, after: str | None = None
     ) -> EventConnection:
-        events, more = await info.context.services.profiles.journey(
+        page = await info.context.services.profiles.journey(
             info.context.principal, str(profile_id), first=first, after=after
         )
-        edges = [EventEdge(cursor=encode_cursor(e), node=Event.of(e)) for e in events]
         return EventConnection(
-            edges=edges,
-            page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+            edges=[EventEdge(cursor=cursor, node=Event.of(e)) for cursor, e in page],
+            page_info=PageInfo.of(page),
         )
 
     @strawberry.field(

@@ -23,7 +23,5 @@ class TaxonomyQueries:
         extensions=allow(Role.ANALYST),
     )
     async def unplanned_events(self, info: Info, first: int = 50) -> list[UnplannedEvent]:
-        rows = await info.context.services.taxonomy.unplanned(
-            info.context.principal.workspace_id, max(1, min(first, 500))
-        )
+        rows = await info.context.services.taxonomy.unplanned(info.context.principal.workspace_id, first)
         return [UnplannedEvent(name=n, count=c, last_seen=at) for n, c, at in rows]

@@ -1,12 +1,16 @@
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
 from privacy.consent import PurposeState
 from privacy.purposes import Purpose as DomainPurpose
+from server.domain.paging import Page
+from server.domain.profile import Profile as DomainProfile
 from server.domain.scoring import Contribution
 from server.domain.scoring import ScoreExplanation as DomainExplanation
+from server.graphql.context import Info
 from server.graphql.types.enums import ConsentSource, Phase, Purpose
 from server.graphql.types.ltv import Ltv
 from server.graphql.types.scalars import JSON
@@ -90,39 +94,40 @@ class Profile:
     intent_score: float | None
     affinities: list[Affinity]
     consent: list[PurposeConsent]
-    traits: JSON = strawberry.field(  # type: ignore[valid-type]
-        description="Non-personal traits; personal ones (decrypted, audited) only for COMPLIANCE and ADMIN."
-    )
     first_seen: datetime | None
     last_seen: datetime | None
-    group_ids: strawberry.Private[tuple[str, ...]] = ()
+    source: strawberry.Private[DomainProfile]
+
+    @strawberry.field(
+        description="Non-personal traits; personal ones (decrypted, audited) only for COMPLIANCE and ADMIN."
+    )
+    async def traits(self, info: Info) -> JSON:  # type: ignore[valid-type]
+        return await info.context.loaders.traits_by_profile.load(self.source)
 
     @strawberry.field(description="The accounts or households the customer belongs to.")
-    async def groups(self, info: strawberry.Info) -> list[Group]:
-        views = await info.context.services.profiles.groups(info.context.principal, self.group_ids)
+    async def groups(self, info: Info) -> list[Group]:
+        views = await info.context.loaders.groups_by_profile.load(self.source)
         return [Group(id=strawberry.ID(v.id), traits=v.traits) for v in views]
 
     @strawberry.field(
         description="The events and weights behind the scores; null without personalization consent."
     )
-    async def score_explanation(self, info: strawberry.Info) -> ScoreExplanation | None:
-        services, principal = info.context.services, info.context.principal
-        profile = await services.profiles.find(principal, profile_id=str(self.id))
-        found = await services.profiles.explanation(principal, profile) if profile else None
+    async def score_explanation(self, info: Info) -> ScoreExplanation | None:
+        found = await info.context.loaders.score_explanation_by_profile.load(self.source)
         return ScoreExplanation.of(found) if found else None
 
     @strawberry.field(
         description="P(the open journey ends in a conversion), from the workspace's fitted model; "
         "null until a model exists, without an open journey, or without personalization consent."
     )
-    async def conversion_probability(self, info: strawberry.Info) -> float | None:
+    async def conversion_probability(self, info: Info) -> float | None:
         if self.engagement_score is None:  # no personalization consent: no scores of any kind
             return None
-        return await info.context.services.propensity.probability(info.context.principal, str(self.id))
+        return await info.context.loaders.conversion_probability_by_profile_id.load(self.source.id)
 
     @strawberry.field(description="Lifetime value: history and predictions (see Query.ltv).")
-    async def ltv(self, info: strawberry.Info, as_of: datetime | None = None) -> Ltv:
-        return Ltv.of(await info.context.services.ltv.value(info.context.principal, str(self.id), as_of))
+    async def ltv(self, info: Info, as_of: datetime | None = None) -> Ltv:
+        return Ltv.of(await info.context.loaders.ltv_by_profile_id.load((self.source.id, as_of)))
 
     @classmethod
     def of(cls, view: ProfileView) -> "Profile":
@@ -137,10 +142,9 @@ class Profile:
             intent_score=scores.intent if scores else None,
             affinities=[Affinity(key=k, weight=w) for k, w in scores.affinities] if scores else [],
             consent=PurposeConsent.rows(view.consent),
-            traits=view.traits,
             first_seen=profile.scores.first_seen,
             last_seen=profile.scores.last_seen,
-            group_ids=profile.groups,
+            source=profile,
         )
 
 
@@ -155,6 +159,10 @@ class PageInfo:
     has_next_page: bool
     end_cursor: str | None
 
+    @classmethod
+    def of(cls, page: Page[Any]) -> "PageInfo":
+        return cls(has_next_page=page.has_next, end_cursor=page.end_cursor)
+
 
 @strawberry.type
 class ProfileEdge:
@@ -166,6 +174,13 @@ class ProfileEdge:
 class ProfileConnection:
     edges: list[ProfileEdge]
     page_info: PageInfo
+
+    @classmethod
+    def of(cls, page: Page[ProfileView]) -> "ProfileConnection":
+        return cls(
+            edges=[ProfileEdge(cursor=cursor, node=Profile.of(view)) for cursor, view in page],
+            page_info=PageInfo.of(page),
+        )
 
 
 @strawberry.input(

@@ -1,0 +1,70 @@
+"""Per-request DataLoaders: every per-profile field of a page loads in one batch, whatever the page size."""
+
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from server.domain.access import Principal
+from server.domain.profile import Profile
+from server.domain.scoring import ScoreExplanation
+from server.services import Services
+from server.services.ltv import CustomerValue
+from server.services.profiles import GroupView
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _by(
+    load: Callable[[list[K]], Awaitable[Mapping[str, V]]], key: Callable[[K], str]
+) -> Callable[[list[K]], Awaitable[list[V]]]:
+    """A DataLoader batch function from a service method answering a dict by profile id."""
+
+    async def batch(keys: list[K]) -> list[V]:
+        found = await load(keys)
+        return [found[key(k)] for k in keys]
+
+    return batch
+
+
+def _profile_id(profile: Profile) -> str:
+    return profile.id
+
+
+async def _ltv_values(
+    services: Services, principal: Principal, keys: list[tuple[str, datetime | None]]
+) -> list[CustomerValue]:
+    """LTV of (profile id, as of) keys: one batch per distinct `asOf` (a page usually has one)."""
+    found: dict[tuple[str, datetime | None], CustomerValue] = {}
+    for as_of in {as_of for _, as_of in keys}:
+        ids = [profile_id for profile_id, at in keys if at == as_of]
+        values = await services.ltv.values(principal, ids, as_of=as_of)
+        found.update({(profile_id, as_of): value for profile_id, value in values.items()})
+    return [found[key] for key in keys]
+
+
+class Loaders:
+    """Created per request (lazily, on first use); `principal` is read when a batch runs, so a
+    WebSocket that authenticates after its context was built loads as itself."""
+
+    def __init__(self, services: Services, principal: Callable[[], Principal]) -> None:
+        self.ltv_by_profile_id: DataLoader[tuple[str, datetime | None], CustomerValue] = DataLoader(
+            lambda keys: _ltv_values(services, principal(), keys)
+        )
+        self.groups_by_profile: DataLoader[Profile, list[GroupView]] = DataLoader(
+            _by(lambda profiles: services.profiles.groups_of(principal(), profiles), _profile_id),
+            cache_key_fn=_profile_id,
+        )
+        self.conversion_probability_by_profile_id: DataLoader[str, float | None] = DataLoader(
+            _by(lambda ids: services.propensity.probabilities(principal(), ids), str)
+        )
+        self.score_explanation_by_profile: DataLoader[Profile, ScoreExplanation | None] = DataLoader(
+            _by(lambda profiles: services.profiles.explanations(principal(), profiles), _profile_id),
+            cache_key_fn=_profile_id,
+        )
+        self.traits_by_profile: DataLoader[Profile, dict[str, Any]] = DataLoader(
+            _by(lambda profiles: services.profiles.traits(principal(), profiles), _profile_id),
+            cache_key_fn=_profile_id,
+        )
