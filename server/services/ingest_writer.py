@@ -232,39 +232,57 @@ class IngestWriter:
     async def _transaction(
         self, workspace: WorkspaceSettings, submissions: list[Submission]
     ) -> list[IngestResult]:
-        """One unit in one transaction; write conflicts and a racing copy of the same messages make
-        it run again from the start (each attempt re-reads everything), at most MAX_ATTEMPTS times."""
+        """One unit in one transaction. A write conflict, or a copy of the same messages or
+        identifiers committed after this unit read, makes it run again from the start (each attempt
+        re-reads everything), at most MAX_ATTEMPTS times; a commit whose outcome is unknown is
+        committed again (MongoDB makes that safe)."""
         received_at = self._clock()
-        attempts = 0
         unit: UnitOfWork | None = None
-
-        async def attempt(session: AsyncClientSession) -> None:
-            nonlocal attempts, unit
-            attempts += 1
-            INGEST_ATTEMPTS.inc()
-            if attempts > MAX_ATTEMPTS:
-                raise _TooManyAttempts
-            if attempts > 1:
-                await asyncio.sleep(random.uniform(0, 0.01 * 2**attempts))  # noqa: S311 - jitter
-            unit = UnitOfWork(self._stores, self._vault, workspace, submissions, received_at)
-            await unit.run(session)
-
-        while True:
-            try:
-                with pymongo.timeout(UNIT_SECONDS):
-                    async with self._client.start_session() as session:
-                        await session.with_transaction(attempt)
-                break
-            except PyMongoError as error:
-                # A copy of these messages (or identifiers) committed after this unit read: re-judge.
-                if not _duplicate_key(error) or attempts >= MAX_ATTEMPTS:
-                    raise
+        with pymongo.timeout(UNIT_SECONDS):
+            async with self._client.start_session() as session:
+                for attempt in range(1, MAX_ATTEMPTS + 1):
+                    INGEST_ATTEMPTS.inc()
+                    if attempt > 1:
+                        await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 - jitter
+                    unit = UnitOfWork(self._stores, self._vault, workspace, submissions, received_at)
+                    try:
+                        await session.start_transaction()
+                        await unit.run(session)
+                        await _commit(session)
+                        break
+                    except PyMongoError as error:
+                        if session.in_transaction:
+                            await session.abort_transaction()
+                        if not (error.has_error_label("TransientTransactionError") or _duplicate_key(error)):
+                            raise
+                        # Codes only: a server's message can quote the values that collided.
+                        logger.info(
+                            "ingest unit retried after %s (code %s)", type(error).__name__, _code(error)
+                        )
+                else:
+                    raise _TooManyAttempts
         assert unit is not None
         INGEST_UNITS.inc()
         INGEST_BATCHES.inc(len(submissions))
         if unit.unplanned:
             await self._committed(workspace.id, unit.unplanned, received_at)
         return unit.results
+
+
+async def _commit(session: AsyncClientSession, tries: int = 3) -> None:
+    for left in range(tries - 1, -1, -1):
+        try:
+            await session.commit_transaction()
+            return
+        except PyMongoError as error:
+            if not left or not error.has_error_label("UnknownTransactionCommitResult"):
+                raise
+
+
+def _code(error: PyMongoError) -> object:
+    if isinstance(error, BulkWriteError):
+        return sorted({e.get("code") for e in error.details.get("writeErrors", [])})
+    return getattr(error, "code", None)
 
 
 def _settle(
