@@ -224,8 +224,26 @@ def channel_name(
     """derive_channel's channel, except that an explicit channel outside the built-in list is kept as a
     custom channel: its slug, or FALLBACK_CHANNEL when it has no usable character (a placeholder such
     as "(none)" counts as no channel given)."""
+    medium, source = (campaign.get("medium"), campaign.get("source")) if campaign else (None, None)
+    # Only text names a medium or source (anything else reads as none): the key stays hashable.
+    texts = tuple(value if isinstance(value, str) else None for value in (medium, source))
+    return _named(explicit, texts, url, referrer, own_hosts)
+
+
+# A shop's traffic repeats the same few pages, referrers and campaigns: each combination is named once
+# (bounded). Only what derive_channel reads of the campaign is part of the key.
+@lru_cache(maxsize=4096)
+def _named(
+    explicit: str | None,
+    medium_source: tuple[str | None, ...],
+    url: str | None,
+    referrer: str | None,
+    own_hosts: frozenset[str],
+) -> str:
     if _explicit(explicit) is None and _normal(explicit):
         return channel_slug(explicit or "") or FALLBACK_CHANNEL
+    medium, source = medium_source
+    campaign = {"medium": medium, "source": source}
     return derive_channel(
         explicit=explicit, campaign=campaign, url=url, referrer=referrer, own_hosts=own_hosts
     ).value

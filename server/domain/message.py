@@ -1,6 +1,7 @@
 """A validated message prepared for judging: the event part minimized, valued and given its channel
 before any profile is read, so the unit of work that stores it only decides what depends on state."""
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -10,6 +11,9 @@ from privacy.consent import Decision
 from privacy.minimization import minimize_context, minimize_properties, scrub_text
 from server.domain.channel import channel_name
 from server.domain.taxonomy import EventDefinition, value_for
+
+_SEPARATORS = re.compile(r"[.:-]")
+_MAYBE_PII = re.compile(r"[\d@]")  # only a name with a digit or an @ can hold a number or an address
 
 # Messages that change who someone is, not what they did: stored as receipts, never scored.
 IDENTITY_TYPES = frozenset({"identify", "alias", "group"})
@@ -69,8 +73,8 @@ def event_name(kind: str, event: str | None) -> str:
     if kind == "screen":
         return "screen_viewed"
     assert event is not None
-    name = "_".join(event.replace(".", " ").replace(":", " ").replace("-", " ").split()).lower()
-    return scrub_text(name)[0] if any(c.isdigit() or c == "@" for c in name) else name
+    name = "_".join(_SEPARATORS.sub(" ", event).split()).lower()
+    return scrub_text(name)[0] if _MAYBE_PII.search(name) else name
 
 
 def behaviour(
