@@ -526,12 +526,14 @@ def parser() -> argparse.ArgumentParser:
         "Running it again skips what is already stored. Stop the server first, or set "
         "GRANULAR_MONGODB_URI. To import events older than 13 months, raise the EVENTS retention first.",
     )
-    import_cmd.add_argument("files", nargs="+", type=Path)
-    import_cmd.add_argument("--workspace", default=DEFAULT_WORKSPACE)
+    import_cmd.add_argument(
+        "files", nargs="+", type=Path, help="files of messages (.ndjson, .jsonl, .csv, optionally .gz)"
+    )
+    import_cmd.add_argument("--workspace", default=DEFAULT_WORKSPACE, help="the workspace to import into")
     import_cmd.add_argument(
         "--report", type=Path, default=Path("import-report.ndjson"), help="where lines not stored are listed"
     )
-    import_cmd.add_argument("--data-dir", type=Path)
+    import_cmd.add_argument("--data-dir", type=Path, help=_DATA_DIR)
     import_cmd.set_defaults(run=import_history)
 
     backtest_cmd = commands.add_parser(
@@ -540,16 +542,18 @@ def parser() -> argparse.ArgumentParser:
     backtest_cmd.add_argument(
         "--calibration-end", required=True, type=date.fromisoformat, help="last day (UTC) of calibration"
     )
-    backtest_cmd.add_argument("--holdout-weeks", required=True, type=int)
-    backtest_cmd.add_argument("--workspace", default=DEFAULT_WORKSPACE)
-    backtest_cmd.add_argument("--data-dir", type=Path)
+    backtest_cmd.add_argument(
+        "--holdout-weeks", required=True, type=int, help="weeks after the calibration end to compare with"
+    )
+    backtest_cmd.add_argument("--workspace", default=DEFAULT_WORKSPACE, help="the workspace to fit")
+    backtest_cmd.add_argument("--data-dir", type=Path, help=_DATA_DIR)
     backtest_cmd.set_defaults(run=backtest)
 
     verify_cmd = commands.add_parser(
         "verify-ledger", help="check every consent ledger hash chain (exit 2 when one is broken)"
     )
-    verify_cmd.add_argument("--workspace", default=DEFAULT_WORKSPACE)
-    verify_cmd.add_argument("--data-dir", type=Path)
+    verify_cmd.add_argument("--workspace", default=DEFAULT_WORKSPACE, help="the workspace to check")
+    verify_cmd.add_argument("--data-dir", type=Path, help=_DATA_DIR)
     verify_cmd.set_defaults(run=verify_ledger)
 
     schema = commands.add_parser(

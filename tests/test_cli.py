@@ -260,7 +260,8 @@ def test_backtest_prints_predicted_and_actual_purchases_by_decile_and_in_total(d
     customers = [int(r[1].replace(",", "")) for r in rows]
     predicted = [float(r[2].replace(",", "")) for r in rows]
     assert sum(customers[:-1]) == customers[-1] > 0
-    assert sum(predicted[:-1]) == pytest.approx(predicted[-1], abs=0.1)
+    # Each printed decile is rounded to 0.1, so their sum may drift from the rounded total by 10 × 0.05.
+    assert sum(predicted[:-1]) == pytest.approx(predicted[-1], abs=0.55)
     # Deciles are by prediction, highest first.
     assert predicted[:-1] == sorted(predicted[:-1], reverse=True)
 

@@ -203,7 +203,10 @@ class IngestWriter:
                 return IngestResult(
                     rejected=[
                         Rejection(
-                            messages[0].index, "UNPROCESSABLE", "The message could not be stored.", None
+                            messages[0].index,
+                            code="UNPROCESSABLE",
+                            message="The message could not be stored.",
+                            field=None,
                         )
                     ]
                 )
