@@ -7,6 +7,7 @@ the limit with 503 (/healthz too) but closes nothing. So, around uvicorn's httpt
 - A request must arrive whole (headers and body) within `read_timeout` seconds of the connection
   opening, or of its first byte on a kept-alive connection; otherwise the connection is closed.
   Responses, however long, and WebSockets after their upgrade are not timed.
+- A request's line and headers may hold `MAX_HEADER_BYTES` (431 beyond).
 - At most `max_connections` are open (WebSockets included). A new connection over the cap closes
   the one that has waited longest for a request (idle or half-sent); when every one is busy,
   it is one of `PROBE_SLOTS` that may only ask /healthz or /readyz (anything else: 503), and past
@@ -25,9 +26,12 @@ PROBE_PATHS = frozenset({"/healthz", "/readyz"})
 # Connections over the cap that may still ask whether the process lives, each for this long.
 PROBE_SLOTS = 16
 PROBE_SECONDS = 2.0
+# httptools buffers request lines and headers of any size; a request's headers may hold this much.
+MAX_HEADER_BYTES = 64 * 1024
 _REFUSED = (
     b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 )
+_TOO_LARGE = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 
 
 async def _probes_only(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
@@ -55,6 +59,7 @@ class _GuardedHttp(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
         self._refused = False
+        self._header_bytes: int | None = 0  # None once the request's headers are complete
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         probe = False
@@ -87,8 +92,18 @@ class _GuardedHttp(HttpToolsProtocol):
         if self._deadline is None and (self.cycle is None or self.cycle.response_complete):
             self._arm(self.read_timeout)  # the first byte of the next request on a kept-alive connection
         super().data_received(data)
+        if self._header_bytes is not None and not self.transport.is_closing():
+            self._header_bytes += len(data)  # all of it: the headers are still not complete
+            if self._header_bytes > MAX_HEADER_BYTES:
+                self.transport.write(_TOO_LARGE)
+                self.transport.close()
+
+    def on_message_begin(self) -> None:
+        self._header_bytes = 0
+        super().on_message_begin()
 
     def on_headers_complete(self) -> None:
+        self._header_bytes = None
         self.waiting.pop(self, None)
         super().on_headers_complete()
 

@@ -15,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from server.app import create_app
 from server.cli import server_config
-from server.http.connections import PROBE_SLOTS
+from server.http.connections import MAX_HEADER_BYTES, PROBE_SLOTS
 from server.settings import Settings
 from server.storage.embedded import free_port
 from tests.conftest import ADMIN_KEY
@@ -147,6 +147,26 @@ def test_a_request_sent_in_time_is_answered_and_its_response_not_timed(
     time.sleep(READ_TIMEOUT / 2)
     sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert (_until_closed(sock, 5) or b"").startswith(b"HTTP/1.1 200")
+
+
+def test_headers_larger_than_the_limit_are_refused(connect: Callable[[], socket.socket]) -> None:
+    sock = connect()
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+    with contextlib.suppress(ConnectionError):
+        for n in range(MAX_HEADER_BYTES // 1000 + 1):
+            sock.sendall(b"X-Filler-%d: " % n + b"a" * 1000 + b"\r\n")
+    assert (_until_closed(sock, 5) or b"").startswith(b"HTTP/1.1 431")
+
+
+def test_a_large_body_sent_with_its_headers_is_no_header_overflow(port: int) -> None:
+    query = "{ taxonomy { name } }" + " " * (4 * MAX_HEADER_BYTES)
+    answered = httpx.post(
+        f"http://127.0.0.1:{port}/graphql",
+        json={"query": query},
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        timeout=10,
+    )
+    assert answered.json()["data"]["taxonomy"]
 
 
 def test_a_connection_over_the_cap_closes_the_one_waiting_longest(
