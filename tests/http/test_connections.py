@@ -25,7 +25,8 @@ CAP = 5
 
 
 @contextlib.contextmanager
-def _running(config: uvicorn.Config) -> Iterator[int]:
+def serving(config: uvicorn.Config) -> Iterator[int]:
+    """The server of `config` running in a thread: its port."""
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -44,7 +45,7 @@ def port(settings: Settings) -> Iterator[int]:
     settings = settings.model_copy(
         update={"port": free_port(), "read_timeout_seconds": READ_TIMEOUT, "max_connections": CAP}
     )
-    with _running(server_config(create_app(settings, announce=lambda line: None), settings)) as bound:
+    with serving(server_config(create_app(settings, announce=lambda line: None), settings)) as bound:
         yield bound
 
 
@@ -97,7 +98,7 @@ def test_bare_uvicorn_holds_idle_and_half_sent_requests_past_its_keep_alive() ->
     """Why the guard exists: uvicorn times out only idleness after a response."""
     config = uvicorn.Config(_hello, port=free_port(), timeout_keep_alive=1, log_level="error", lifespan="off")
     with (
-        _running(config) as bound,
+        serving(config) as bound,
         socket.create_connection(("127.0.0.1", bound)) as idle,
         socket.create_connection(("127.0.0.1", bound)) as half_sent,
     ):
