@@ -1,13 +1,13 @@
 """`granular serve` as an operator runs it: a real process, a real embedded database."""
 
 import argparse
-import contextlib
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -345,18 +345,29 @@ def test_sigterm_ends_the_server_with_a_subscription_open_and_queries_running(se
             )
         )
         assert json.loads(ws.recv(10))["type"] == "next"
-        with ThreadPoolExecutor(8) as pool:  # queries running when the signal arrives
-            running = [
-                pool.submit(served.gql, "{ profiles(first: 100) { edges { node { id ltv { revenue } } } } }")
-                for _ in range(8)
-            ]
-            time.sleep(0.2)
+        stopped = threading.Event()
+
+        def querying() -> int:
+            """Queries back to back until the server is gone: some are running when the signal comes."""
+            answered = 0
+            while not stopped.is_set():
+                try:
+                    served.gql("{ profiles(first: 100) { edges { node { id ltv { revenue } } } } }")
+                except httpx.TransportError:
+                    break
+                answered += 1
+            return answered
+
+        with ThreadPoolExecutor(8) as pool:
+            running = [pool.submit(querying) for _ in range(8)]
+            time.sleep(1)
             started = time.monotonic()
             served.process.send_signal(signal.SIGTERM)
-            code = served.process.wait(10)
-            for future in running:
-                with contextlib.suppress(httpx.TransportError):
-                    future.result()
+            try:
+                code = served.process.wait(10)
+            finally:
+                stopped.set()
+            assert sum(future.result() for future in running) > 0
     print(f"stopped {time.monotonic() - started:.1f} s after SIGTERM")
     assert code == 0
     assert _wait_gone(served.data_dir) == []
