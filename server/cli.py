@@ -4,6 +4,7 @@ import argparse
 import asyncio
 import errno
 import json
+import resource
 import signal
 import socket
 import sys
@@ -24,6 +25,9 @@ from server.storage.embedded import EmbeddedDatabaseError, database_uri
 
 if TYPE_CHECKING:
     from datetime import datetime
+
+    import uvicorn
+    from starlette.types import ASGIApp
 
     from server.domain.demo_shop import Plan
     from server.domain.ltv import BgNbdFit, FitCheck, GammaGammaFit
@@ -111,10 +115,50 @@ def _metrics_listener(settings: Settings) -> Callable[[], None]:
     return stop
 
 
+def server_config(app: "ASGIApp", settings: Settings) -> "uvicorn.Config":
+    """How the API is served: uvloop and httptools, with a request deadline and a connection cap."""
+    import uvicorn
+
+    from server.http.connections import guarded_http
+
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http=guarded_http(
+            read_timeout=settings.read_timeout_seconds, max_connections=settings.max_connections
+        ),
+        log_level="warning",
+        access_log=False,  # access logs would carry ids; metrics cover traffic
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+
+
+# Descriptors beyond connections and the database pool: files, the metrics listener, the database's
+# monitors, the embedded database's pipes.
+FD_HEADROOM = 256
+
+
+def _reserve_file_descriptors(needed: int) -> None:
+    """Raise the soft limit on open files to what the connection cap needs (as far as the hard limit
+    allows), so the cap, not the limit, is what refuses connections."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        raised = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+        if raised < needed:
+            print(
+                f"granular: open files are limited to {hard}; GRANULAR_MAX_CONNECTIONS needs {needed}",
+                file=sys.stderr,
+            )
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server.app import create_app
+    from server.http.connections import PROBE_SLOTS
 
     settings = _settings(args)
     if not _port_free(settings.host, settings.port):
@@ -128,21 +172,15 @@ def serve(args: argparse.Namespace) -> int:
         base = f"http://{settings.host}:{settings.port}"
         print(f"Granular on {base}/graphql" + ("" if settings.production else f" (GraphiQL: {base}/graphql)"))
         stop_metrics = _metrics_listener(settings) if settings.metrics_port is not None else None
+        connections = settings.max_connections + PROBE_SLOTS
+        _reserve_file_descriptors(connections + settings.db_pool_size + FD_HEADROOM)
+        server = uvicorn.Server(server_config(create_app(settings), settings))
         try:
-            uvicorn.run(
-                create_app(settings),
-                host=settings.host,
-                port=settings.port,
-                loop="uvloop",
-                http="httptools",
-                log_level="warning",
-                access_log=False,  # access logs would carry ids; metrics cover traffic
-                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-            )
+            server.run()
         finally:
             if stop_metrics is not None:
                 stop_metrics()
-    return 0
+    return 0 if server.started else 1
 
 
 async def _create_key(settings: Settings, uri: str, workspace: str, role: Role, name: str) -> str:

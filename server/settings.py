@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     transaction_scope: Literal["auto", "batch", "customer"] = "auto"
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"
+    # A request must arrive whole within this many seconds of its connection opening (or of its first
+    # byte on a kept-alive connection), or the connection is closed; open connections are capped.
+    read_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_connections: int = Field(default=1000, ge=1)
 
     @property
     def production(self) -> bool:

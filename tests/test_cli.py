@@ -1,21 +1,28 @@
 """`granular serve` as an operator runs it: a real process, a real embedded database."""
 
 import argparse
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from websockets.sync.client import connect as ws_connect
+from websockets.typing import Subprotocol
 
 from server import cli
 from server.storage.embedded import free_port
+from tests.factories import track
+from tests.graphql.test_track_events import TRACK
 
 KEY = "gr_cli_test_admin_key"
 
@@ -308,6 +315,60 @@ def test_sigterm_ends_the_server_with_requests_in_flight(served: Served) -> None
     finally:
         for sock in held:
             sock.close()
+    print(f"stopped {time.monotonic() - started:.1f} s after SIGTERM")
+    assert code == 0
+    assert _wait_gone(served.data_dir) == []
+
+
+def test_sigterm_ends_the_server_with_a_subscription_open_and_queries_running(served: Served) -> None:
+    served.wait_ready()
+    tracked = httpx.post(
+        served.url + "/graphql",
+        json={"query": TRACK, "variables": {"events": [track(user_id="u1", anonymous_id=None)]}},
+        headers={"Authorization": f"Bearer {KEY}"},
+        timeout=30,
+    )
+    assert tracked.json()["data"]["trackEvents"]["accepted"] == 1
+    profile_id = served.gql('{ profile(userId: "u1") { id } }').json()["data"]["profile"]["id"]
+    with ws_connect(
+        f"ws://127.0.0.1:{served.port}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
+    ) as ws:
+        ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {KEY}"}}))
+        assert json.loads(ws.recv(10))["type"] == "connection_ack"
+        subscription = "subscription($id: ID!) { profileScores(profileId: $id) { phase } }"
+        ws.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": subscription, "variables": {"id": profile_id}},
+                }
+            )
+        )
+        assert json.loads(ws.recv(10))["type"] == "next"
+        stopped = threading.Event()
+
+        def querying() -> int:
+            """Queries back to back until the server is gone: some are running when the signal comes."""
+            answered = 0
+            while not stopped.is_set():
+                try:
+                    served.gql("{ profiles(first: 100) { edges { node { id ltv { revenue } } } } }")
+                except httpx.TransportError:
+                    break
+                answered += 1
+            return answered
+
+        with ThreadPoolExecutor(8) as pool:
+            running = [pool.submit(querying) for _ in range(8)]
+            time.sleep(1)
+            started = time.monotonic()
+            served.process.send_signal(signal.SIGTERM)
+            try:
+                code = served.process.wait(10)
+            finally:
+                stopped.set()
+            assert sum(future.result() for future in running) > 0
     print(f"stopped {time.monotonic() - started:.1f} s after SIGTERM")
     assert code == 0
     assert _wait_gone(served.data_dir) == []

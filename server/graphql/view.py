@@ -1,5 +1,9 @@
-"""POST /graphql: authenticates the key before Strawberry parses anything."""
+"""POST /graphql: authenticates the key before Strawberry parses anything. WebSockets: the key comes
+in connection_init; the server pings every socket, so a quiet subscription outlives idle-cutting proxies."""
 
+import asyncio
+import contextlib
+from datetime import timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -9,6 +13,8 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
@@ -24,9 +30,42 @@ from server.services.rate_limit import RateLimiter
 
 _NOBODY = Principal(workspace_id="", role=Role.INGEST, key_id="")
 _STATUS = {"DB_UNAVAILABLE": 503, "OVERLOADED": 503, "RATE_LIMITED": 429, "TOO_MANY_EVENTS": 413}
+# The server's keep-alive message on every WebSocket ("ping" on graphql-transport-ws, "ka" on the
+# legacy graphql-ws), this often; a socket must send connection_init within CONNECTION_INIT_SECONDS.
+KEEP_ALIVE_SECONDS = 15.0
+CONNECTION_INIT_SECONDS = 10.0
+
+
+class _PingingTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws, whose server may ping too (clients answer pong): from the connection's
+    acknowledgement on, every `keep_alive_interval` seconds."""
+
+    _pinging: asyncio.Task[None] | None = None
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        if self.connection_acknowledged and self._pinging is None:
+            self._pinging = asyncio.create_task(self._ping())
+            self._pinging.add_done_callback(self._task_done)
+
+    async def _ping(self) -> None:
+        interval = self.view.keep_alive_interval
+        assert interval is not None
+        while True:
+            await asyncio.sleep(interval)
+            await self.send_message({"type": "ping"})
+
+    async def shutdown(self) -> None:
+        if self._pinging is not None:
+            self._pinging.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pinging
+        await super().shutdown()
 
 
 class GranularGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = _PingingTransportWS
+
     def __init__(
         self,
         *args: Any,
@@ -34,6 +73,9 @@ class GranularGraphQL(GraphQL[Context, None]):
         hide_suggestions: bool = False,
         **kwargs: Any,
     ) -> None:
+        kwargs.setdefault("keep_alive", True)
+        kwargs.setdefault("keep_alive_interval", KEEP_ALIVE_SECONDS)
+        kwargs.setdefault("connection_init_wait_timeout", timedelta(seconds=CONNECTION_INIT_SECONDS))
         super().__init__(*args, **kwargs)
         self.rate_limiter = rate_limiter
         self.hide_suggestions = hide_suggestions

@@ -10,6 +10,7 @@ Outermost of the app's own middleware, and the exception is not re-raised: the A
 import logging
 import traceback
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.http.problems import error_response
@@ -40,6 +41,8 @@ class UnexpectedErrors:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:  # the client left (or was cut off half-way through its request)
+            return
         except Exception as error:  # every unexpected error, whatever its class: logged as policy says
             logger.error(
                 "unexpected %s at %s %s\n%s",

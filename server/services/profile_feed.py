@@ -2,9 +2,11 @@
 subscriber, however many sockets and subscriptions there are.
 
 The stream runs while anyone listens (started by the first subscriber, stopped after the last) and
-is restarted if it fails. A subscriber holds only the newest state of its profile: a slow consumer
-skips intermediate states instead of queueing them, so memory per subscription is bounded. Each
-key may hold at most `per_key` subscriptions across all its sockets (TOO_MANY_SUBSCRIPTIONS).
+is restarted if it fails, from the last change it saw: none in between is lost (unless the database
+no longer holds that far back; then it starts afresh). A subscriber holds only the newest state of
+its profile: a slow consumer skips intermediate states instead of queueing them, so memory per
+subscription is bounded. Each key may hold at most `per_key` subscriptions across all its sockets
+(TOO_MANY_SUBSCRIPTIONS).
 """
 
 import asyncio
@@ -13,15 +15,19 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from pymongo.errors import OperationFailure
+
 from server.domain.access import Principal
 from server.domain.errors import Overloaded, Unavailable
 from server.domain.profile import Profile
 from server.services.background import gave_up
-from server.storage.profiles import Profiles
+from server.storage.profiles import Profiles, StreamPosition
 
 DEFAULT_SUBSCRIPTIONS_PER_KEY = 100
 RESTART_DELAY_SECONDS = 1.0
 OPEN_SECONDS = 10.0
+# The database cannot resume from the token: ChangeStreamFatalError, ChangeStreamHistoryLost.
+_CANNOT_RESUME = frozenset({280, 286})
 
 
 @dataclass(eq=False)
@@ -55,6 +61,7 @@ class ProfileFeed:
         self._listeners: dict[tuple[str, str], set[_Subscriber]] = {}
         self._held: Counter[str] = Counter()
         self._stream: asyncio.Task[None] | None = None
+        self._position = StreamPosition()
         self._watching = asyncio.Event()
 
     @contextlib.asynccontextmanager
@@ -72,6 +79,7 @@ class ProfileFeed:
         self._listeners.setdefault(key, set()).add(subscriber)
         if self._stream is None or self._stream.done():
             self._watching.clear()
+            self._position = StreamPosition()  # a new stream starts now: no one waits for older changes
             self._stream = asyncio.create_task(self._run(), name="profile-feed")
         try:
             # Once the stream watches, no change after this point can be missed.
@@ -99,10 +107,14 @@ class ProfileFeed:
     async def _run(self) -> None:
         while self._listeners:
             try:
-                async for workspace_id, profile in self._profiles.change_feed(self._watching.set):
+                async for workspace_id, profile in self._profiles.change_feed(
+                    self._watching.set, self._position
+                ):
                     for subscriber in self._listeners.get((workspace_id, profile.id), ()):
                         subscriber.offer(profile)
             except Exception as error:  # the stream failed: its subscribers wait for the next one
+                if isinstance(error, OperationFailure) and error.code in _CANNOT_RESUME:
+                    self._position = StreamPosition()
                 gave_up("profile_feed", error)
             self._watching.clear()
             await asyncio.sleep(self._restart_delay)

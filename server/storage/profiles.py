@@ -115,6 +115,13 @@ def of_doc(doc: Document) -> Profile:
     )
 
 
+@dataclass
+class StreamPosition:
+    """Where a change stream stands: the resume token to open it again after."""
+
+    token: Document | None = None
+
+
 @dataclass(frozen=True)
 class ProfileQuery:
     user_id: str | None = None
@@ -273,17 +280,26 @@ class Profiles:
         async for doc in self._collection.find(query, batch_size=500):
             yield doc["workspace_id"], of_doc(doc)
 
-    async def change_feed(self, opened: Callable[[], None]) -> AsyncIterator[tuple[str, Profile]]:
+    async def change_feed(
+        self, opened: Callable[[], None], position: StreamPosition
+    ) -> AsyncIterator[tuple[str, Profile]]:
         """(workspace id, the profile after the change) for every change to any profile: the one
         stream a process watches for all its subscribers; `opened` is called once it is watching.
+        It starts after `position` when that holds a token, and keeps it at the last change seen (or
+        the last empty wait), so a stream opened again after a failure misses nothing.
         It waits for changes with no time budget (timeoutMS 0 is "none" in PyMongo's client-side
         timeouts): a quiet stream is not a slow one."""
         pipeline: list[Document] = [{"$match": {"operationType": {"$in": ["insert", "update", "replace"]}}}]
         with pymongo.timeout(0):
-            async with await self._collection.watch(pipeline, full_document="updateLookup") as stream:
+            async with await self._collection.watch(
+                pipeline, full_document="updateLookup", resume_after=position.token
+            ) as stream:
+                position.token = stream.resume_token
                 opened()
-                async for change in stream:
-                    doc = change.get("fullDocument")
+                while True:
+                    change = await stream.try_next()
+                    position.token = stream.resume_token
+                    doc = change.get("fullDocument") if change else None
                     if doc:
                         yield doc["workspace_id"], of_doc(doc)
 
