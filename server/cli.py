@@ -25,7 +25,7 @@ from server.storage.embedded import EmbeddedDatabaseError, database_uri
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from server.domain.demo_shop import Plan
+    from server.demo.shop import Plan
     from server.domain.ltv import BgNbdFit, FitCheck, GammaGammaFit
 
 
@@ -247,8 +247,8 @@ def fit(args: argparse.Namespace) -> int:
 async def _demo(settings: Settings, uri: str, plan: "Plan") -> str:
     from datetime import UTC, datetime
 
+    from server.demo.shop import messages
     from server.domain.access import Principal
-    from server.domain.demo_shop import messages
     from server.services import Services
     from server.storage.client import connect
     from server.storage.indexes import ensure_indexes
@@ -290,7 +290,7 @@ async def _demo(settings: Settings, uri: str, plan: "Plan") -> str:
 
 
 def demo(args: argparse.Namespace) -> int:
-    from server.domain.demo_shop import Plan
+    from server.demo.shop import Plan
 
     settings = _settings(args)
     configured = settings.mongodb_uri.get_secret_value() if settings.mongodb_uri else None

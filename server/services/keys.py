@@ -7,11 +7,11 @@ from datetime import datetime
 from cachetools import TTLCache
 
 from privacy.crypto import Keyring, api_key_digest
-from server.domain.access import KEY_ROLES, Principal, Role
+from server.domain.access import KEY_ROLES, ApiKeyRecord, Principal, Role
 from server.domain.errors import InvalidInput, NotFound
 from server.metrics import CACHE_ENTRIES
 from server.services.audit import AuditService
-from server.storage.api_keys import ApiKeyRecord, ApiKeys
+from server.storage.api_keys import ApiKeys
 
 CACHE_SECONDS = 2.0
 CACHE_SIZE = 10_000  # keys remembered per process; the least recently used are forgotten first

@@ -13,6 +13,7 @@ from privacy.purposes import Purpose
 from server.domain.access import Principal
 from server.domain.affinity import top_affinities
 from server.domain.errors import Forbidden, InvalidInput, NotFound
+from server.domain.event import StoredEvent
 from server.domain.group import key_owner
 from server.domain.paging import MAX_PAGE, PAGE_READ_SECONDS, Page, cursor_time, page_of, page_request
 from server.domain.profile import Profile
@@ -31,7 +32,7 @@ from server.services.audit import AuditService
 from server.services.profile_feed import ProfileFeed
 from server.services.vault import Vault
 from server.storage.client import Document
-from server.storage.events import Events, StoredEvent
+from server.storage.events import Events
 from server.storage.groups import Groups
 from server.storage.identities import Identities, Identity
 from server.storage.merges import Merges

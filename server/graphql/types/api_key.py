@@ -2,8 +2,8 @@ from datetime import datetime
 
 import strawberry
 
+from server.domain.access import ApiKeyRecord
 from server.graphql.types.enums import Role
-from server.storage.api_keys import ApiKeyRecord
 
 
 @strawberry.type(description="An API key; its secret is never shown again after creation.")

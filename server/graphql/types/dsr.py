@@ -5,10 +5,10 @@ import strawberry
 from privacy.erasure import DsrKind as DomainKind
 from privacy.erasure import DsrStatus as DomainStatus
 from privacy.erasure import Regulation as DomainRegulation
+from server.domain.dsr import DsrRecord
 from server.graphql.types.profile import PageInfo
 from server.graphql.types.scalars import JSON
 from server.services.dsr import Subject
-from server.storage.dsr_requests import DsrRecord
 
 Regulation = strawberry.enum(
     DomainRegulation, name="Regulation", description="GDPR: 30-day deadline; CCPA: 45."

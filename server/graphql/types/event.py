@@ -2,10 +2,10 @@ from datetime import datetime
 
 import strawberry
 
+from server.domain.event import StoredEvent
 from server.graphql.types.enums import Phase
 from server.graphql.types.profile import PageInfo
 from server.graphql.types.scalars import JSON
-from server.storage.events import StoredEvent
 
 
 @strawberry.type(description="A stored event: minimized, with its phase, value and channel.")
