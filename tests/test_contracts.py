@@ -23,7 +23,9 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _lint(tree: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([LINT_IMPORTS, "--no-cache"], cwd=tree, capture_output=True, text=True, check=False, timeout=120)
+    return subprocess.run(
+        [LINT_IMPORTS, "--no-cache"], cwd=tree, capture_output=True, text=True, check=False, timeout=120
+    )
 
 
 @pytest.fixture
@@ -47,12 +49,20 @@ def test_the_unmodified_tree_keeps_every_contract(tree: Path) -> None:
 
 PROBES = [
     ("server/domain/rate.py", "import server.metrics", "server.domain.rate -> server.metrics"),
-    ("server/domain/rate.py", "from server.settings import Settings", "server.domain.rate -> server.settings"),
+    (
+        "server/domain/rate.py",
+        "from server.settings import Settings",
+        "server.domain.rate -> server.settings",
+    ),
     ("server/domain/rate.py", "import os", "server.domain.rate -> os"),
     ("server/domain/rate.py", "import socket", "server.domain.rate -> socket"),
     ("server/domain/rate.py", "import logging", "server.domain.rate -> logging"),
     ("server/domain/rate.py", "import asyncio", "server.domain.rate -> asyncio"),
-    ("server/domain/rate.py", "from prometheus_client import Counter", "server.domain.rate -> prometheus_client"),
+    (
+        "server/domain/rate.py",
+        "from prometheus_client import Counter",
+        "server.domain.rate -> prometheus_client",
+    ),
     ("privacy/minimization.py", "import time", "privacy.minimization -> time"),
     (
         "privacy/newthing.py",
