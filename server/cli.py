@@ -173,7 +173,7 @@ def keys_create(args: argparse.Namespace) -> int:
 
 async def _rotate(settings: Settings, uri: str) -> int:
     from privacy.crypto import rotate
-    from server.services.key_rotation import rewrap_all
+    from server.services.keys import rewrap_all
     from server.storage.client import connect
     from server.storage.data_keys import DataKeys
     from server.storage.keyfile import load_or_create, write
