@@ -7,7 +7,7 @@ from pymongo import ReturnDocument
 
 from privacy.erasure import DsrKind, DsrStatus, Regulation
 from server.domain.dsr import DsrRecord
-from server.domain.errors import InvalidInput
+from server.domain.errors import InvalidInput, NotFound
 from server.storage.client import Database, Document
 from server.storage.retention import EXPIRE_AT
 
@@ -90,6 +90,8 @@ class DsrRequests:
             {"$set": changes},
             return_document=ReturnDocument.AFTER,
         )
+        if doc is None:
+            raise NotFound("No such DSR request.", field="id")
         return _record(doc)
 
     async def count_into(self, workspace_id: str, request_id: str, collection: str, count: int) -> None:

@@ -22,7 +22,7 @@ class CreateCustomerToken:
         user_id: str | None = None,
         anonymous_id: str | None = None,
         ttl_minutes: int = 60,
-        scopes: list[CustomerScope] | None = None,  # type: ignore[valid-type]
+        scopes: list[CustomerScope] | None = None,
     ) -> CustomerToken:
         token, expires_at = await info.context.services.customer_tokens.mint(
             info.context.principal,

@@ -15,7 +15,7 @@ class OptOut:
     )
     async def opt_out(
         self, info: Info, subject: SubjectInput, regulation: Regulation = Regulation.CCPA
-    ) -> DsrRequest:  # type: ignore[valid-type, attr-defined]
+    ) -> DsrRequest:
         dsr = info.context.services.dsr
         record = await dsr.opt_out(info.context.principal, subject.to_domain(), DomainRegulation(regulation))
         return DsrRequest.of(record, overdue=False)

@@ -19,7 +19,7 @@ class RequestErasure:
         self,
         info: Info,
         subject: SubjectInput,
-        regulation: Regulation = DomainRegulation.GDPR,  # type: ignore[valid-type]
+        regulation: Regulation = DomainRegulation.GDPR,
     ) -> DsrRequest:
         dsr = info.context.services.dsr
         record = await dsr.request_erasure(

@@ -18,7 +18,7 @@ class RequestExport:
         self,
         info: Info,
         subject: SubjectInput,
-        regulation: Regulation = DomainRegulation.GDPR,  # type: ignore[valid-type]
+        regulation: Regulation = DomainRegulation.GDPR,
     ) -> DsrRequest:
         dsr = info.context.services.dsr
         record, url = await dsr.request_export(

@@ -15,7 +15,7 @@ class RequestMyErasure:
     )
     async def request_my_erasure(
         self, info: Info, regulation: Regulation = DomainRegulation.GDPR
-    ) -> DsrRequest:  # type: ignore[valid-type]
+    ) -> DsrRequest:
         services = info.context.services
         record = await services.customers.request_erasure(
             info.context.principal, DomainRegulation(regulation)

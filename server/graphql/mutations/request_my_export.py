@@ -15,7 +15,7 @@ class RequestMyExport:
     )
     async def request_my_export(
         self, info: Info, regulation: Regulation = DomainRegulation.GDPR
-    ) -> DsrRequest:  # type: ignore[valid-type]
+    ) -> DsrRequest:
         record, url = await info.context.services.customers.request_export(
             info.context.principal, DomainRegulation(regulation), base_url=str(info.context.request.base_url)
         )

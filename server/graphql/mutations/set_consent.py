@@ -14,7 +14,7 @@ from server.graphql.types.profile import ConsentState, PurposeConsent
 class ConsentInput:
     user_id: str | None = None
     anonymous_id: str | None = None
-    purpose: PurposeEnum  # type: ignore[valid-type]
+    purpose: PurposeEnum
     granted: bool
     policy_version: str | None = None
 

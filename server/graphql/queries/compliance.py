@@ -14,6 +14,7 @@ from server.graphql.types.dsr import (
     DsrStatus,
 )
 from server.graphql.types.profile import PageInfo
+from server.graphql.types.scalars import JSON
 
 
 @strawberry.type
@@ -32,7 +33,7 @@ class ComplianceQueries:
     async def dsr_requests(
         self,
         info: Info,
-        status: DsrStatus | None = None,  # type: ignore[valid-type]
+        status: DsrStatus | None = None,
         overdue: bool = False,
         first: int = 50,
         after: str | None = None,
@@ -81,7 +82,7 @@ class ComplianceQueries:
                     actor=e.actor,
                     action=e.action,
                     profile_id=e.profile_id,
-                    details=e.details,
+                    details=JSON(e.details),
                 ),
             )
             for cursor, e in page

@@ -29,7 +29,7 @@ class LtvQueries:
         services, principal = info.context.services, info.context.principal
         if await services.profiles.find(principal, profile_id=str(profile_id)) is None:
             return None
-        return Ltv.of(await services.ltv.value(principal, str(profile_id), as_of))
+        return Ltv.of(await services.ltv.value(principal, str(profile_id), as_of=as_of))
 
     @strawberry.field(
         description="Early micro-conversions (first session = first 30 minutes, before any purchase, below "

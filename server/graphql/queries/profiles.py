@@ -116,7 +116,7 @@ class ProfileQueries:
         info: Info,
         profile_id: strawberry.ID,
         purpose: PurposeEnum,
-        at: datetime,  # type: ignore[valid-type]
+        at: datetime,
     ) -> PurposeConsent | None:
         services, principal = info.context.services, info.context.principal
         ids = await services.profiles.lineage(principal, str(profile_id))

@@ -15,7 +15,7 @@ class Trigger:
     id: strawberry.ID
     name: str
     action: str
-    reached_phase: Phase  # type: ignore[valid-type]
+    reached_phase: Phase
     within_minutes: int
     url: str
     since: datetime | None = strawberry.field(
@@ -47,7 +47,7 @@ class NewTrigger:
 class TriggerInput:
     name: str
     action: str
-    reached_phase: Phase  # type: ignore[valid-type]
+    reached_phase: Phase
     within_minutes: int
     url: str
     since: datetime | None = strawberry.field(
@@ -61,7 +61,7 @@ class TriggerInput:
 class TriggerUpdateInput:
     name: str | None = None
     action: str | None = None
-    reached_phase: Phase | None = None  # type: ignore[valid-type]
+    reached_phase: Phase | None = None
     within_minutes: int | None = None
     url: str | None = None
     since: datetime | None = None
@@ -77,7 +77,7 @@ class WebhookDelivery:
     last_status: str | None
     created_at: datetime
     next_attempt_at: datetime | None
-    body: JSON  # type: ignore[valid-type]
+    body: JSON
 
     @classmethod
     def of(cls, d: dict[str, Any]) -> "WebhookDelivery":
