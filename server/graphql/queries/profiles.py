@@ -130,15 +130,15 @@ class ProfileQueries:
         extensions=allow(Role.ANALYST, Role.COMPLIANCE),
     )
     async def identity_merges(self, info: Info, profile_id: strawberry.ID) -> list[IdentityMerge]:
-        rows = await info.context.services.profiles.merges(info.context.principal, str(profile_id))
+        merges = await info.context.services.profiles.merges(info.context.principal, str(profile_id))
         return [
             IdentityMerge(
-                winner_id=strawberry.ID(r["winner_id"]),
-                loser_id=strawberry.ID(r["loser_id"]) if r.get("loser_id") else None,
-                rule=r["rule"],
-                key_id=r["key_id"],
-                at=r["at"],
-                merged=r["merged"],
+                winner_id=strawberry.ID(m.winner_id),
+                loser_id=strawberry.ID(m.loser_id) if m.loser_id else None,
+                rule=m.rule,
+                key_id=m.key_id,
+                at=m.at,
+                merged=m.merged,
             )
-            for r in rows
+            for m in merges
         ]

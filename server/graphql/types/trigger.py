@@ -1,8 +1,8 @@
 from datetime import datetime, timedelta
-from typing import Any
 
 import strawberry
 
+from server.domain.triggers import Delivery
 from server.domain.triggers import Trigger as DomainTrigger
 from server.graphql.types.enums import Phase
 from server.graphql.types.scalars import JSON
@@ -80,15 +80,15 @@ class WebhookDelivery:
     body: JSON
 
     @classmethod
-    def of(cls, d: dict[str, Any]) -> "WebhookDelivery":
+    def of(cls, delivery: Delivery) -> "WebhookDelivery":
         return cls(
-            id=strawberry.ID(d["_id"]),
-            trigger_id=strawberry.ID(d["trigger_id"]),
-            profile_id=strawberry.ID(d["profile_id"]),
-            status=d["status"],
-            attempts=d["attempts"],
-            last_status=d.get("last_status"),
-            created_at=d["created_at"],
-            next_attempt_at=d.get("next_attempt_at"),
-            body=d["body"],
+            id=strawberry.ID(delivery.id),
+            trigger_id=strawberry.ID(delivery.trigger_id),
+            profile_id=strawberry.ID(delivery.profile_id),
+            status=delivery.status,
+            attempts=delivery.attempts,
+            last_status=delivery.last_status,
+            created_at=delivery.created_at,
+            next_attempt_at=delivery.next_attempt_at,
+            body=JSON(delivery.body),
         )
