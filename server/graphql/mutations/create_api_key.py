@@ -17,7 +17,7 @@ class CreateApiKey:
         principal = info.context.principal
         record, secret = await info.context.services.keys.create(
             workspace_id=principal.workspace_id,
-            role=Role(role),
+            role=role,
             name=name[:100],
             actor=principal.key_id,
         )

@@ -29,8 +29,6 @@ class CreateCustomerToken:
             user_id=user_id,
             anonymous_id=anonymous_id,
             ttl_minutes=ttl_minutes,
-            scopes=frozenset(DomainScope(s) for s in scopes)
-            if scopes is not None
-            else frozenset(DomainScope),
+            scopes=frozenset(scopes) if scopes is not None else frozenset(DomainScope),
         )
         return CustomerToken(token=token, expires_at=expires_at)

@@ -21,7 +21,7 @@ async def _reports(
     half_life_days: float,
     group_by: GroupBy,
 ) -> dict[Model, AttributionReport]:
-    window = Window(conversion, start, end, lookback_days, half_life_days, GroupBy(group_by))
+    window = Window(conversion, start, end, lookback_days, half_life_days, group_by)
     memo = info.context.memo
     if window not in memo:
         # Sibling fields resolve concurrently: they share the one in-flight computation.
@@ -85,7 +85,7 @@ class AttributionQueries:
         group_by: AttributionGroup = GroupBy.CHANNEL,
     ) -> AttributionReport:
         reports = await _reports(info, conversion, from_, to, lookback_days, half_life_days, group_by)
-        return reports[Model(model)]
+        return reports[model]
 
     @strawberry.field(
         description="All seven models side by side over the same paths (one pass over the data).",

@@ -1,6 +1,5 @@
 import strawberry
 
-from privacy.erasure import DsrStatus as DomainStatus
 from server.domain.access import Role
 from server.graphql.context import Info
 from server.graphql.permissions import allow
@@ -41,7 +40,7 @@ class ComplianceQueries:
         dsr = info.context.services.dsr
         page = await dsr.page(
             info.context.principal,
-            status=DomainStatus(status) if status else None,
+            status=status,
             only_overdue=overdue,
             first=first,
             after=after,

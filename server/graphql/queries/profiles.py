@@ -2,7 +2,6 @@ from datetime import datetime
 
 import strawberry
 
-from privacy.purposes import Purpose
 from server.domain.access import Role
 from server.graphql.context import Info
 from server.graphql.permissions import allow
@@ -120,7 +119,7 @@ class ProfileQueries:
     ) -> PurposeConsent | None:
         services, principal = info.context.services, info.context.principal
         ids = await services.profiles.lineage(principal, str(profile_id))
-        state = await services.consent.at(principal, ids, Purpose(purpose), at)
+        state = await services.consent.at(principal, ids, purpose, at)
         if state is None:
             return None
         return PurposeConsent(purpose=purpose, granted=state.granted, source=state.source, at=state.at)
