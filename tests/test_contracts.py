@@ -1,5 +1,6 @@
 """The import contracts stay meaningful: each probe violation, planted in a copy of the tree, breaks them."""
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -89,3 +90,42 @@ def test_a_planted_violation_breaks_the_contracts(planted: Path, violation: str)
     result = _lint(planted)
     assert result.returncode != 0
     assert violation in result.stdout
+
+
+# What the pure core may import besides itself: the standard library's pure modules, numpy, scipy and
+# the parsing libraries of privacy/classification.py. An allow-list, so a module nobody thought to
+# forbid (urllib.request, shelve, ...) fails here even where no contract names it.
+PURE = frozenset(
+    {
+        "base64", "binascii", "bisect", "collections", "dataclasses", "datetime", "email.utils", "enum",
+        "functools", "hashlib", "hmac", "idna", "ipaddress", "itertools", "json", "math", "numpy",
+        "phonenumbers", "re", "scipy", "secrets", "statistics", "types", "typing", "unicodedata",
+        "urllib.parse",
+    }
+)  # fmt: skip
+CORE_PACKAGES = ("server.domain", "privacy")
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def _allowed(name: str, module: str) -> bool:
+    if name == "cryptography" or name.startswith("cryptography."):
+        return module == "privacy.crypto"
+    return name.startswith(CORE_PACKAGES) or any(name == p or name.startswith(p + ".") for p in PURE)
+
+
+def test_the_pure_core_imports_only_pure_modules() -> None:
+    stray = []
+    for package in CORE_PACKAGES:
+        for path in sorted((ROOT / package.replace(".", "/")).rglob("*.py")):
+            module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            stray += [f"{module} -> {name}" for name in _imports(path) if not _allowed(name, module)]
+    assert stray == []
