@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import uvicorn
     from starlette.types import ASGIApp
 
-    from server.domain.demo_shop import Plan
+    from server.demo.shop import Plan
     from server.domain.ltv import BgNbdFit, FitCheck, GammaGammaFit
 
 
@@ -211,7 +211,7 @@ def keys_create(args: argparse.Namespace) -> int:
 
 async def _rotate(settings: Settings, uri: str) -> int:
     from privacy.crypto import rotate
-    from server.services.key_rotation import rewrap_all
+    from server.services.keys import rewrap_all
     from server.storage.client import connect
     from server.storage.data_keys import DataKeys
     from server.storage.keyfile import load_or_create, write
@@ -285,8 +285,8 @@ def fit(args: argparse.Namespace) -> int:
 async def _demo(settings: Settings, uri: str, plan: "Plan") -> str:
     from datetime import UTC, datetime
 
+    from server.demo.shop import messages
     from server.domain.access import Principal
-    from server.domain.demo_shop import messages
     from server.services import Services
     from server.storage.client import connect
     from server.storage.indexes import ensure_indexes
@@ -328,7 +328,7 @@ async def _demo(settings: Settings, uri: str, plan: "Plan") -> str:
 
 
 def demo(args: argparse.Namespace) -> int:
-    from server.domain.demo_shop import Plan
+    from server.demo.shop import Plan
 
     settings = _settings(args)
     configured = settings.mongodb_uri.get_secret_value() if settings.mongodb_uri else None

@@ -1,6 +1,7 @@
 """Who may do what: roles, the authenticated principal, and the role each operation needs."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -49,3 +50,13 @@ class Principal:
     @property
     def sees_pii(self) -> bool:
         return self.role in (Role.COMPLIANCE, Role.ADMIN)
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    id: str
+    workspace_id: str
+    role: Role
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None

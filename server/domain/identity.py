@@ -1,6 +1,7 @@
 """Identity resolution: which profile a message belongs to, and when two profiles become one."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -96,3 +97,15 @@ def _alias_to_user(
     if by_user is None:
         return Resolution(Outcome.LINK, previous.id, add_alias=user_id, rule="user_alias")
     return Resolution(Outcome.MERGE, by_user.id, loser=previous.id, rule="identified_into_identified")
+
+
+@dataclass(frozen=True)
+class Merge:
+    """Two profiles found to be one person (or a merge refused), by which rule, under which key."""
+
+    winner_id: str
+    loser_id: str | None
+    rule: str
+    key_id: str
+    at: datetime
+    merged: bool

@@ -5,6 +5,7 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from server.domain.scoring import JOURNEY_IDLE, ScoreState
 from server.domain.taxonomy import Phase
@@ -23,6 +24,22 @@ class Trigger:
     # Only journeys active at or after this moment are considered: a new rule does not fire for
     # journeys that went quiet before it existed. None: every journey (rules stored before `since`).
     since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A webhook a trigger owes for one journey, and how its attempts went."""
+
+    id: str
+    workspace_id: str
+    trigger_id: str
+    profile_id: str
+    status: str  # PENDING, DELIVERED or FAILED
+    attempts: int
+    last_status: str | None
+    created_at: datetime
+    next_attempt_at: datetime | None
+    body: dict[str, Any]
 
 
 def due(trigger: Trigger, state: ScoreState, now: datetime) -> str | None:

@@ -7,6 +7,7 @@ from typing import Any, TypeAlias
 import strawberry
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.websockets import WebSocket
 
 from server.domain.access import Principal
 from server.graphql.loaders import Loaders
@@ -16,8 +17,8 @@ from server.services.rate_limit import RateLimiter
 
 @dataclass
 class Context:
-    request: Request
-    response: Response
+    request: Request | WebSocket  # a subscription's context is built on its WebSocket
+    response: Response | WebSocket
     principal: Principal
     services: Services
     rate_limiter: RateLimiter | None = None

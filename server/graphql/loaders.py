@@ -7,10 +7,10 @@ from typing import Any, TypeVar
 from strawberry.dataloader import DataLoader
 
 from server.domain.access import Principal
+from server.domain.customer_value import CustomerValue
 from server.domain.profile import Profile
 from server.domain.scoring import ScoreExplanation
 from server.services import Services
-from server.services.ltv import CustomerValue
 from server.services.profiles import GroupView
 
 K = TypeVar("K")
@@ -31,6 +31,10 @@ def _by(
 
 def _profile_id(profile: Profile) -> str:
     return profile.id
+
+
+def _same(profile_id: str) -> str:
+    return profile_id
 
 
 async def _ltv_values(
@@ -58,7 +62,7 @@ class Loaders:
             cache_key_fn=_profile_id,
         )
         self.conversion_probability_by_profile_id: DataLoader[str, float | None] = DataLoader(
-            _by(lambda ids: services.propensity.probabilities(principal(), ids), str)
+            _by(lambda ids: services.propensity.probabilities(principal(), ids), _same)
         )
         self.score_explanation_by_profile: DataLoader[Profile, ScoreExplanation | None] = DataLoader(
             _by(lambda profiles: services.profiles.explanations(principal(), profiles), _profile_id),

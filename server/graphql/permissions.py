@@ -18,7 +18,7 @@ from server.graphql.types.enums import Role as RoleEnum
     description="Who may use this field: API keys of these roles, or CUSTOMER for a customer token.",
 )
 class Requires:
-    roles: list[RoleEnum]  # type: ignore[valid-type]
+    roles: list[RoleEnum]
 
 
 def _who_may(roles: list[Role], scope: CustomerScope | None) -> str:
@@ -38,7 +38,12 @@ class RoleAllowed(BasePermission):
         self.scope = scope
         ordered = sorted(roles, key=list(Role).index)
         self.message = _who_may(ordered, scope)
-        self._schema_directive = Requires(roles=ordered)
+        self._requires = Requires(roles=ordered)
+
+    @property
+    def schema_directive(self) -> object:
+        """@requires(roles: [...]) with this field's roles, printed into the SDL."""
+        return self._requires
 
     async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         principal = info.context.principal

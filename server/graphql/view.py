@@ -16,7 +16,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 from strawberry.types import ExecutionResult
-from strawberry.types.unset import UNSET, UnsetType
+from strawberry.types.unset import UnsetType
 
 from server.domain.access import Principal, Role
 from server.domain.errors import GranularError
@@ -147,7 +147,7 @@ class GranularGraphQL(GraphQL[Context, None]):
             context.principal = await principal_for(secret.strip(), context.services)
         except GranularError as error:
             raise ConnectionRejectionError({"code": error.code}) from None
-        return UNSET
+        return UnsetType()
 
     async def get_root_value(self, request: Request | WebSocket) -> Any:
         return None

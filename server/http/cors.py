@@ -5,14 +5,30 @@ A preflight carries no credential, so it cannot say its workspace: it is answere
 all workspaces' origins. The request that follows is then held to its own workspace's origins when it
 authenticates (server/http/auth.py), so one brand's page cannot use another brand's tokens."""
 
+from collections.abc import Sequence
+
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 class WorkspaceCors(CORSMiddleware):
-    def __init__(self, app: ASGIApp, **options: object) -> None:
-        super().__init__(app, **options)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        allow_origins: Sequence[str],
+        allow_methods: Sequence[str],
+        allow_headers: Sequence[str],
+        allow_credentials: bool = False,
+    ) -> None:
+        super().__init__(
+            app,
+            allow_origins=allow_origins,
+            allow_methods=allow_methods,
+            allow_headers=allow_headers,
+            allow_credentials=allow_credentials,
+        )
         # A snapshot shared by concurrent requests; the repository refreshes it every few seconds.
         self._workspace_origins: frozenset[str] = frozenset()
 

@@ -10,7 +10,7 @@ against the service's clock, not the machine's, so it is testable."""
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 import jwt
 
@@ -77,14 +77,14 @@ class CustomerTokenService:
         ws = principal.workspace_id
         generation, secret = await self._secret(ws)
         now = self._clock()
-        expires = now + timedelta(minutes=ttl_minutes)
+        expires = int((now + timedelta(minutes=ttl_minutes)).timestamp())
         token_id = secrets.token_urlsafe(12)
         claims = {
             "iss": ISSUER,
             "aud": ws,
             "sub": f"{kind}:{value}",
             "iat": int(now.timestamp()),
-            "exp": int(expires.timestamp()),
+            "exp": expires,
             "jti": token_id,
             "scope": " ".join(sorted(scope.value for scope in scopes)),
         }
@@ -94,7 +94,7 @@ class CustomerTokenService:
             "customer_token.created",
             details={"token_id": token_id, "ttl_minutes": ttl_minutes, "scopes": claims["scope"]},
         )
-        return token, datetime.fromtimestamp(claims["exp"], tz=now.tzinfo)
+        return token, datetime.fromtimestamp(expires, tz=now.tzinfo)
 
     async def authenticate(self, token: str) -> Principal:
         """The customer a token speaks for; Unauthenticated (TOKEN_INVALID or TOKEN_EXPIRED) otherwise."""
@@ -143,7 +143,7 @@ class CustomerTokenService:
         await self._audit.record(principal, "customer_token.key_rotated", details={"generation": generation})
 
 
-def _is_generation(kid: object) -> bool:
+def _is_generation(kid: object) -> TypeGuard[str]:
     return isinstance(kid, str) and kid.isascii() and kid.isdigit() and len(kid) <= 9
 
 

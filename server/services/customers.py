@@ -10,6 +10,7 @@ from privacy.consent import ConsentEntry, PurposeState
 from privacy.erasure import Regulation
 from privacy.purposes import OPTIONAL_PURPOSES, ConsentMode, ConsentSource, Purpose
 from server.domain.access import Customer, Principal
+from server.domain.dsr import DsrRecord
 from server.domain.errors import Forbidden, InvalidInput
 from server.domain.profile import Profile
 from server.domain.triggers import next_best_action
@@ -19,7 +20,6 @@ from server.services.ingest import IngestService
 from server.services.profiles import ProfileService, Scores
 from server.services.triggers import TriggerService
 from server.services.workspaces import WorkspaceService
-from server.storage.dsr_requests import DsrRecord
 
 
 @dataclass(frozen=True)

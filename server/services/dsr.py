@@ -23,6 +23,7 @@ from privacy.crypto import Keyring, keyed_hash
 from privacy.erasure import DsrKind, DsrStatus, Identifiers, Regulation, Step, deadline, overdue
 from privacy.purposes import ConsentSource, Purpose
 from server.domain.access import Principal
+from server.domain.dsr import DsrRecord
 from server.domain.errors import InvalidInput, Unavailable
 from server.domain.paging import Page, page_of, page_request
 from server.domain.profile import Profile, user_ids
@@ -35,7 +36,7 @@ from server.storage.audit_log import AuditLog
 from server.storage.client import Client
 from server.storage.consent_ledger import ConsentLedger
 from server.storage.data_keys import DataKeys
-from server.storage.dsr_requests import DsrRecord, DsrRequests
+from server.storage.dsr_requests import DsrRequests
 from server.storage.events import Events
 from server.storage.identities import Identities
 from server.storage.merges import Merges

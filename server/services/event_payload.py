@@ -109,13 +109,13 @@ def parse(raw: object) -> EventPayload:
     try:
         payload = EventPayload.model_validate(raw)
     except ValidationError as error:
-        problem = error.errors(include_input=False, include_url=False)[0]
-        field = _field_path(problem["loc"])
-        if "junk id" in problem["msg"]:
+        detail = error.errors(include_input=False, include_url=False)[0]
+        field = _field_path(detail["loc"])
+        if "junk id" in detail["msg"]:
             raise InvalidInput(
                 f"`{field}` is a placeholder id, not an id.", field=field, code="INVALID_ID"
             ) from None
-        code = _CODES.get(problem["type"], "INVALID_FIELD")
+        code = _CODES.get(detail["type"], "INVALID_FIELD")
         if field in ("timestamp", "originalTimestamp", "sentAt"):
             code = "INVALID_TIMESTAMP"
         raise InvalidInput(

@@ -1,4 +1,5 @@
-"""API keys: issue (secret shown once), authenticate by keyed digest, revoke at once."""
+"""API keys: issue (secret shown once), authenticate by keyed digest, revoke at once; and rotating the
+key-encryption key, which re-wraps every data key and touches no personal data."""
 
 import secrets
 from collections.abc import Callable
@@ -6,12 +7,13 @@ from datetime import datetime
 
 from cachetools import TTLCache
 
-from privacy.crypto import Keyring, api_key_digest
-from server.domain.access import KEY_ROLES, Principal, Role
+from privacy.crypto import Keyring, api_key_digest, rewrap
+from server.domain.access import KEY_ROLES, ApiKeyRecord, Principal, Role
 from server.domain.errors import InvalidInput, NotFound
 from server.metrics import CACHE_ENTRIES
 from server.services.audit import AuditService
-from server.storage.api_keys import ApiKeyRecord, ApiKeys
+from server.storage.api_keys import ApiKeys
+from server.storage.data_keys import DataKeys
 
 CACHE_SECONDS = 2.0
 CACHE_SIZE = 10_000  # keys remembered per process; the least recently used are forgotten first
@@ -97,3 +99,18 @@ class KeyService:
 
     async def list(self, workspace_id: str) -> list[ApiKeyRecord]:
         return await self._keys.list(workspace_id)
+
+
+async def rewrap_all(data_keys: DataKeys, keyring: Keyring) -> int:
+    """Re-wrap every data key under the keyring's current KEK; returns how many moved."""
+    moved = 0
+    for workspace_id, profile_id, wrapped in await data_keys.all_wrapped():
+        if wrapped.kek_id == keyring.current_kek_id:
+            continue
+        await data_keys.put(
+            workspace_id,
+            profile_id,
+            rewrap(keyring, wrapped, workspace_id=workspace_id, profile_id=profile_id),
+        )
+        moved += 1
+    return moved

@@ -106,5 +106,5 @@ class LtvService:
                 if summary is not None:
                     customers.append((summary, holdout_purchases(purchases, calibration_end, holdout_weeks)))
         models = await anyio.to_thread.run_sync(fit_models, [s for s, _ in customers], calibration_end)
-        rows = compare(models.bgnbd, customers, holdout_weeks) if models.bgnbd else []
-        return Backtest(calibration_end, holdout_weeks, models, rows)
+        deciles = compare(models.bgnbd, customers, holdout_weeks) if models.bgnbd else []
+        return Backtest(calibration_end, holdout_weeks, models, deciles)

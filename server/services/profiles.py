@@ -13,7 +13,9 @@ from privacy.purposes import Purpose
 from server.domain.access import Principal
 from server.domain.affinity import top_affinities
 from server.domain.errors import Forbidden, InvalidInput, NotFound
+from server.domain.event import StoredEvent
 from server.domain.group import key_owner
+from server.domain.identity import Merge
 from server.domain.paging import MAX_PAGE, PAGE_READ_SECONDS, Page, cursor_time, page_of, page_request
 from server.domain.profile import Profile
 from server.domain.scoring import (
@@ -30,8 +32,7 @@ from server.domain.workspace import WorkspaceSettings
 from server.services.audit import AuditService
 from server.services.profile_feed import ProfileFeed
 from server.services.vault import Vault
-from server.storage.client import Document
-from server.storage.events import Events, StoredEvent
+from server.storage.events import Events
 from server.storage.groups import Groups
 from server.storage.identities import Identities, Identity
 from server.storage.merges import Merges
@@ -308,7 +309,7 @@ class ProfileService:
                     last = scores
                     yield scores
 
-    async def merges(self, principal: Principal, profile_id: str) -> list[Document]:
+    async def merges(self, principal: Principal, profile_id: str) -> list[Merge]:
         return await self._merges.of_profiles(principal.workspace_id, [profile_id])
 
 

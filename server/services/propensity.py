@@ -2,7 +2,6 @@
 open journey of one profile."""
 
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import datetime
 
 import pymongo
@@ -24,8 +23,6 @@ from server.services.analytics import ANALYTICS_SECONDS
 from server.storage.events import Events
 from server.storage.model_fits import ModelFits
 from server.storage.workspaces import Workspaces
-
-KIND = "propensity"
 
 
 def _touchpoints(rows: list[tuple[datetime, str, str | None, float, str]]) -> list[Touchpoint]:
@@ -59,19 +56,15 @@ class PropensityService:
             model = fit(data)
         except NotEnoughJourneys as error:
             return str(error)
-        await self._fits.save(principal.workspace_id, KIND, as_of, {"model": asdict(model)})
+        await self._fits.save_propensity(principal.workspace_id, as_of, model)
         return model
 
     async def probabilities(self, principal: Principal, profile_ids: list[str]) -> dict[str, float | None]:
         """P(the open journey converts) per profile, from one read of the model and one aggregation;
         None before a model exists or without an open journey."""
-        stored = await self._fits.latest(principal.workspace_id, KIND)
-        if stored is None:
+        model = await self._fits.latest_propensity(principal.workspace_id)
+        if model is None:
             return dict.fromkeys(profile_ids)
-        saved = stored["model"]
-        model = PropensityModel(
-            **{**saved, "names": tuple(saved["names"]), "coefficients": tuple(saved["coefficients"])}
-        )
         workspace = await self._workspaces.get(principal.workspace_id)
         now = self._clock()
         result: dict[str, float | None] = dict.fromkeys(profile_ids)

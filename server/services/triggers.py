@@ -7,7 +7,6 @@ import secrets
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
 
 import httpx
 
@@ -17,9 +16,8 @@ from server.domain.access import Principal
 from server.domain.errors import InvalidInput, NotFound
 from server.domain.paging import page_size
 from server.domain.taxonomy import Phase
-from server.domain.triggers import MAX_ATTEMPTS, Trigger, backoff, due, signature
+from server.domain.triggers import MAX_ATTEMPTS, Delivery, Trigger, backoff, due, signature
 from server.services.background import gave_up
-from server.storage.client import Document
 from server.storage.triggers import Triggers
 from server.storage.workspaces import Workspaces
 
@@ -134,7 +132,7 @@ class TriggerService:
     async def rules(self, principal: Principal) -> list[Trigger]:
         return await self._triggers.of_workspace(principal.workspace_id)
 
-    async def deliveries(self, principal: Principal, trigger_id: str | None, first: int) -> list[Document]:
+    async def deliveries(self, principal: Principal, trigger_id: str | None, first: int) -> list[Delivery]:
         return await self._triggers.deliveries(principal.workspace_id, trigger_id, page_size(first))
 
     async def run_once(self) -> None:
@@ -152,15 +150,7 @@ class TriggerService:
                     await self._deliver(client, delivery, now)
                 except Exception as error:  # nor one bad delivery
                     gave_up("triggers", error)
-                    await self._triggers.attempted(
-                        delivery["_id"],
-                        {
-                            "status": "PENDING" if delivery["attempts"] + 1 < MAX_ATTEMPTS else "FAILED",
-                            "last_status": type(error).__name__,
-                            "last_attempt_at": now,
-                            "next_attempt_at": now + backoff(delivery["attempts"] + 1),
-                        },
-                    )
+                    await self._attempted(delivery, now, delivered=False, outcome=type(error).__name__)
 
     async def _owe_for(self, workspace_id: str, trigger: Trigger, now: datetime) -> None:
         workspace = await self._workspaces.get(workspace_id)
@@ -181,22 +171,20 @@ class TriggerService:
             }
             await self._triggers.owe(workspace_id, trigger, profile.id, journey, body, now)
 
-    async def _deliver(self, client: httpx.AsyncClient, delivery: dict[str, Any], now: datetime) -> None:
-        secret = await self._triggers.secret(delivery["workspace_id"], delivery["trigger_id"])
-        rules = {t.id: t for t in await self._triggers.of_workspace(delivery["workspace_id"])}
-        rule = rules.get(delivery["trigger_id"])
+    async def _deliver(self, client: httpx.AsyncClient, delivery: Delivery, now: datetime) -> None:
+        secret = await self._triggers.secret(delivery.workspace_id, delivery.trigger_id)
+        rules = {t.id: t for t in await self._triggers.of_workspace(delivery.workspace_id)}
+        rule = rules.get(delivery.trigger_id)
         if secret is None or rule is None:
-            await self._triggers.attempted(
-                delivery["_id"], {"status": "FAILED", "last_status": "trigger deleted"}
-            )
+            await self._triggers.attempted(delivery.id, status="FAILED", last_status="trigger deleted")
             return
-        body = json.dumps(delivery["body"], sort_keys=True).encode()
+        body = json.dumps(delivery.body, sort_keys=True).encode()
         timestamp = str(int(now.timestamp()))
         headers = {
             "Content-Type": "application/json",
             "X-Granular-Timestamp": timestamp,
             "X-Granular-Signature": "sha256=" + signature(secret, timestamp, body),
-            "X-Granular-Delivery": delivery["_id"],
+            "X-Granular-Delivery": delivery.id,
         }
         try:
             response = await client.post(rule.url, content=body, headers=headers)
@@ -204,16 +192,13 @@ class TriggerService:
             delivered = response.is_success
         except httpx.HTTPError as error:
             outcome, delivered = type(error).__name__, False
-        attempts = delivery["attempts"] + 1
+        await self._attempted(delivery, now, delivered=delivered, outcome=outcome)
+
+    async def _attempted(self, delivery: Delivery, now: datetime, *, delivered: bool, outcome: str) -> None:
+        attempts = delivery.attempts + 1
         status = "DELIVERED" if delivered else ("FAILED" if attempts >= MAX_ATTEMPTS else "PENDING")
         await self._triggers.attempted(
-            delivery["_id"],
-            {
-                "status": status,
-                "last_status": outcome,
-                "last_attempt_at": now,
-                "next_attempt_at": now + backoff(attempts),
-            },
+            delivery.id, status=status, last_status=outcome, at=now, next_attempt_at=now + backoff(attempts)
         )
 
     async def run_forever(self, interval: float) -> None:

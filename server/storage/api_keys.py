@@ -1,21 +1,10 @@
 """The api_keys collection: keyed digests of secrets, never the secrets themselves."""
 
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
 
-from server.domain.access import Role
+from server.domain.access import ApiKeyRecord, Role
 from server.storage.client import Database, Document
-
-
-@dataclass(frozen=True)
-class ApiKeyRecord:
-    id: str
-    workspace_id: str
-    role: Role
-    name: str
-    created_at: datetime
-    revoked_at: datetime | None
 
 
 def _record(doc: Document) -> ApiKeyRecord:

@@ -31,7 +31,7 @@ if sys.version_info < (3, 12):
     # cancels sibling resolvers when one fails) drops the inner task's result: the pool lock it
     # re-acquired is never released, and every later operation — /readyz's ping too — waits on
     # that lock forever. Python 3.12's wait_for cannot do this; this gives 3.11 the same one.
-    pymongo.lock.wait_for = _wait_for  # type: ignore[attr-defined]
+    pymongo.lock.wait_for = _wait_for  # type: ignore[attr-defined,assignment]  # takes coroutines only, as PyMongo passes
 
 
 class _CommandCounter(monitoring.CommandListener):
@@ -56,7 +56,7 @@ def connect(
     listeners: Sequence[monitoring.CommandListener] = (),
 ) -> Client:
     """A client whose acknowledged writes are majority-committed and journaled (DESIGN §2)."""
-    options: dict[str, object] = {
+    options: dict[str, Any] = {  # keyword options of differing types, checked by PyMongo
         "w": "majority",
         "journal": True,
         "retryWrites": True,

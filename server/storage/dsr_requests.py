@@ -1,34 +1,15 @@
 """The dsr_requests collection: each data-subject request, its progress and its result."""
 
 import secrets
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from pymongo import ReturnDocument
 
 from privacy.erasure import DsrKind, DsrStatus, Regulation
-from server.domain.errors import InvalidInput
+from server.domain.dsr import DsrRecord
+from server.domain.errors import InvalidInput, NotFound
 from server.storage.client import Database, Document
 from server.storage.retention import EXPIRE_AT
-
-
-@dataclass(frozen=True)
-class DsrRecord:
-    id: str
-    kind: DsrKind
-    regulation: Regulation
-    status: DsrStatus
-    received_at: datetime
-    deadline: datetime
-    completed_at: datetime | None
-    requested_by: str
-    subject_hashes: tuple[str, ...]
-    profile_ids: tuple[str, ...]
-    result: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    export_digest: str | None = None
-    export_expires_at: datetime | None = None
 
 
 def _record(doc: Document) -> DsrRecord:
@@ -109,6 +90,8 @@ class DsrRequests:
             {"$set": changes},
             return_document=ReturnDocument.AFTER,
         )
+        if doc is None:
+            raise NotFound("No such DSR request.", field="id")
         return _record(doc)
 
     async def count_into(self, workspace_id: str, request_id: str, collection: str, count: int) -> None:

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
@@ -105,7 +106,7 @@ class EmbeddedDatabase:
             if self._process.poll() is not None:
                 raise EmbeddedDatabaseError(self._failure_reason())
             try:
-                with MongoClient(self.uri, serverSelectionTimeoutMS=500) as client:
+                with MongoClient[dict[str, Any]](self.uri, serverSelectionTimeoutMS=500) as client:
                     client.admin.command("ping")
                 return
             except PyMongoError:

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from server.domain.identity import Merge
 from server.storage.client import Database, Document, delete_chunk
 
 
@@ -30,11 +31,21 @@ class Merges:
             "$or": [{"winner_id": {"$in": profile_ids}}, {"loser_id": {"$in": profile_ids}}],
         }
 
-    async def of_profiles(self, workspace_id: str, profile_ids: list[str]) -> list[Document]:
+    async def of_profiles(self, workspace_id: str, profile_ids: list[str]) -> list[Merge]:
         cursor = self._collection.find(
             self._touching(workspace_id, profile_ids), {"_id": 0, "workspace_id": 0}
         ).sort("at", 1)
-        return [doc async for doc in cursor]
+        return [
+            Merge(
+                winner_id=doc["winner_id"],
+                loser_id=doc.get("loser_id"),
+                rule=doc["rule"],
+                key_id=doc["key_id"],
+                at=doc["at"],
+                merged=doc["merged"],
+            )
+            async for doc in cursor
+        ]
 
     async def delete_for(self, workspace_id: str, profile_ids: list[str]) -> int:
         """One bounded step of deleting these profiles' merge records (call until 0)."""

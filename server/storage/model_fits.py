@@ -6,9 +6,11 @@ from typing import Any
 
 from server.domain.customer_value import LtvModels
 from server.domain.ltv import BgNbdFit, Check, FitCheck, GammaGammaFit
+from server.domain.propensity import PropensityModel
 from server.storage.client import Database, Document
 
 LTV = "ltv"
+PROPENSITY = "propensity"
 
 
 def _plain(value: Any) -> Any:
@@ -50,16 +52,25 @@ class ModelFits:
     def __init__(self, db: Database) -> None:
         self._collection = db["model_fits"]
 
-    async def save(self, workspace_id: str, kind: str, as_of: datetime, fit: dict[str, Any]) -> None:
+    async def _save(self, workspace_id: str, kind: str, as_of: datetime, fit: Document) -> None:
         await self._collection.insert_one({"workspace_id": workspace_id, "kind": kind, "as_of": as_of, **fit})
 
-    async def latest(self, workspace_id: str, kind: str) -> Document | None:
-        return await self._collection.find_one(
-            {"workspace_id": workspace_id, "kind": kind}, {"_id": 0}, sort=[("as_of", -1), ("_id", -1)]
+    async def save_propensity(self, workspace_id: str, as_of: datetime, model: PropensityModel) -> None:
+        await self._save(workspace_id, PROPENSITY, as_of, {"model": asdict(model)})
+
+    async def latest_propensity(self, workspace_id: str) -> PropensityModel | None:
+        doc = await self._collection.find_one(
+            {"workspace_id": workspace_id, "kind": PROPENSITY}, {"_id": 0}, sort=[("as_of", -1), ("_id", -1)]
+        )
+        if doc is None:
+            return None
+        saved = doc["model"]
+        return PropensityModel(
+            **{**saved, "names": tuple(saved["names"]), "coefficients": tuple(saved["coefficients"])}
         )
 
     async def save_ltv(self, workspace_id: str, models: LtvModels, duration_ms: float) -> None:
-        await self.save(
+        await self._save(
             workspace_id,
             LTV,
             models.as_of,

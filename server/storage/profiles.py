@@ -119,7 +119,7 @@ def of_doc(doc: Document) -> Profile:
 class StreamPosition:
     """Where a change stream stands: the resume token to open it again after."""
 
-    token: Document | None = None
+    token: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

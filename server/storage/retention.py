@@ -57,7 +57,7 @@ class RetentionStore:
         name, basis = _RETAINED[kind]
         collection = self._db[name]
         documents = batches = 0
-        pending: list[UpdateOne[Document]] = []
+        pending: list[UpdateOne] = []
 
         async def flush() -> None:
             nonlocal documents, batches

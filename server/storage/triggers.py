@@ -8,7 +8,7 @@ from pymongo.errors import DuplicateKeyError
 
 from server.domain.profile import Profile
 from server.domain.taxonomy import Phase
-from server.domain.triggers import Trigger
+from server.domain.triggers import Delivery, Trigger
 from server.storage.client import Database, Document
 from server.storage.profiles import of_doc
 
@@ -23,6 +23,21 @@ def _trigger(doc: Document) -> Trigger:
         url=doc["url"],
         # Rules stored before `since` existed count from their definition.
         since=doc.get("since") or doc.get("created_at"),
+    )
+
+
+def _delivery(doc: Document) -> Delivery:
+    return Delivery(
+        id=doc["_id"],
+        workspace_id=doc["workspace_id"],
+        trigger_id=doc["trigger_id"],
+        profile_id=doc["profile_id"],
+        status=doc["status"],
+        attempts=doc["attempts"],
+        last_status=doc.get("last_status"),
+        created_at=doc["created_at"],
+        next_attempt_at=doc.get("next_attempt_at"),
+        body=doc["body"],
     )
 
 
@@ -137,19 +152,32 @@ class Triggers:
             return False
         return True
 
-    async def due_deliveries(self, now: datetime, limit: int = 200) -> list[Document]:
+    async def due_deliveries(self, now: datetime, limit: int = 200) -> list[Delivery]:
         cursor = self._deliveries.find({"status": "PENDING", "next_attempt_at": {"$lte": now}}).limit(limit)
-        return [doc async for doc in cursor]
+        return [_delivery(doc) async for doc in cursor]
 
-    async def attempted(self, delivery_id: str, changes: Document) -> None:
+    async def attempted(
+        self,
+        delivery_id: str,
+        *,
+        status: str,
+        last_status: str,
+        at: datetime | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
+        """One more attempt, its outcome, and (unless it gave up without trying) when it was made and
+        when the next is due."""
+        changes: Document = {"status": status, "last_status": last_status}
+        if at is not None:
+            changes |= {"last_attempt_at": at, "next_attempt_at": next_attempt_at}
         await self._deliveries.update_one({"_id": delivery_id}, {"$set": changes, "$inc": {"attempts": 1}})
 
-    async def deliveries(self, workspace_id: str, trigger_id: str | None, first: int) -> list[Document]:
+    async def deliveries(self, workspace_id: str, trigger_id: str | None, first: int) -> list[Delivery]:
         query: Document = {"workspace_id": workspace_id}
         if trigger_id:
             query["trigger_id"] = trigger_id
         cursor = self._deliveries.find(query).sort("created_at", -1).limit(first)
-        return [doc async for doc in cursor]
+        return [_delivery(doc) async for doc in cursor]
 
     async def forget_profiles(self, workspace_id: str, pseudonyms: dict[str, str]) -> int:
         """Deliveries about erased profiles: pending ones cancelled, every one kept in the log under the

@@ -117,6 +117,7 @@ class Workspaces:
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
+        assert doc is not None  # an upsert that returns the document after always has one
         self._generations.forget(workspace_id)
         return int(doc["token_generation"])
 

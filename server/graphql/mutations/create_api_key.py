@@ -13,11 +13,11 @@ class CreateApiKey:
         description="Create a key of `role` in the caller's workspace; the secret is shown once.",
         extensions=allow(Role.ADMIN),
     )
-    async def create_api_key(self, info: Info, role: RoleEnum, name: str) -> NewApiKey:  # type: ignore[valid-type]
+    async def create_api_key(self, info: Info, role: RoleEnum, name: str) -> NewApiKey:
         principal = info.context.principal
         record, secret = await info.context.services.keys.create(
             workspace_id=principal.workspace_id,
-            role=Role(role),
+            role=role,
             name=name[:100],
             actor=principal.key_id,
         )

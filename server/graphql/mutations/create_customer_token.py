@@ -22,15 +22,13 @@ class CreateCustomerToken:
         user_id: str | None = None,
         anonymous_id: str | None = None,
         ttl_minutes: int = 60,
-        scopes: list[CustomerScope] | None = None,  # type: ignore[valid-type]
+        scopes: list[CustomerScope] | None = None,
     ) -> CustomerToken:
         token, expires_at = await info.context.services.customer_tokens.mint(
             info.context.principal,
             user_id=user_id,
             anonymous_id=anonymous_id,
             ttl_minutes=ttl_minutes,
-            scopes=frozenset(DomainScope(s) for s in scopes)
-            if scopes is not None
-            else frozenset(DomainScope),
+            scopes=frozenset(scopes) if scopes is not None else frozenset(DomainScope),
         )
         return CustomerToken(token=token, expires_at=expires_at)

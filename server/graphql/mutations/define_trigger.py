@@ -1,7 +1,6 @@
 import strawberry
 
 from server.domain.access import Role
-from server.domain.taxonomy import Phase
 from server.graphql.context import Info
 from server.graphql.permissions import allow
 from server.graphql.types.trigger import NewTrigger, Trigger, TriggerInput
@@ -18,7 +17,7 @@ class DefineTrigger:
             info.context.principal,
             name=input.name,
             action=input.action,
-            reached=Phase(input.reached_phase),
+            reached=input.reached_phase,
             within_minutes=input.within_minutes,
             url=input.url,
             since=input.since,

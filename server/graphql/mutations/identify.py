@@ -11,7 +11,7 @@ from server.graphql.types.scalars import JSON
 class IdentifyInput:
     user_id: str | None = None
     anonymous_id: str | None = None
-    traits: JSON | None = None  # type: ignore[valid-type]
+    traits: JSON | None = None
     timestamp: str | None = None
     message_id: str | None = None
 
@@ -23,7 +23,7 @@ class Identify:
     )
     async def identify(self, info: Info, input: IdentifyInput) -> Profile:
         services, principal = info.context.services, info.context.principal
-        raw = {
+        raw: dict[str, object] = {
             "type": "identify",
             "userId": input.user_id,
             "anonymousId": input.anonymous_id,

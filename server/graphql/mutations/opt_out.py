@@ -1,6 +1,5 @@
 import strawberry
 
-from privacy.erasure import Regulation as DomainRegulation
 from server.domain.access import Role
 from server.graphql.context import Info
 from server.graphql.permissions import allow
@@ -15,7 +14,7 @@ class OptOut:
     )
     async def opt_out(
         self, info: Info, subject: SubjectInput, regulation: Regulation = Regulation.CCPA
-    ) -> DsrRequest:  # type: ignore[valid-type, attr-defined]
+    ) -> DsrRequest:
         dsr = info.context.services.dsr
-        record = await dsr.opt_out(info.context.principal, subject.to_domain(), DomainRegulation(regulation))
+        record = await dsr.opt_out(info.context.principal, subject.to_domain(), regulation)
         return DsrRequest.of(record, overdue=False)

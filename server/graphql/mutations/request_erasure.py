@@ -1,6 +1,5 @@
 import strawberry
 
-from privacy.erasure import Regulation as DomainRegulation
 from server.domain.access import Role
 from server.graphql.context import Info
 from server.graphql.permissions import allow
@@ -19,10 +18,8 @@ class RequestErasure:
         self,
         info: Info,
         subject: SubjectInput,
-        regulation: Regulation = DomainRegulation.GDPR,  # type: ignore[valid-type]
+        regulation: Regulation = Regulation.GDPR,
     ) -> DsrRequest:
         dsr = info.context.services.dsr
-        record = await dsr.request_erasure(
-            info.context.principal, subject.to_domain(), DomainRegulation(regulation)
-        )
+        record = await dsr.request_erasure(info.context.principal, subject.to_domain(), regulation)
         return DsrRequest.of(record, overdue=dsr.is_overdue(record))

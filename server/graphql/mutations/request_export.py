@@ -1,6 +1,5 @@
 import strawberry
 
-from privacy.erasure import Regulation as DomainRegulation
 from server.domain.access import Role
 from server.graphql.context import Info
 from server.graphql.permissions import allow
@@ -18,13 +17,13 @@ class RequestExport:
         self,
         info: Info,
         subject: SubjectInput,
-        regulation: Regulation = DomainRegulation.GDPR,  # type: ignore[valid-type]
+        regulation: Regulation = Regulation.GDPR,
     ) -> DsrRequest:
         dsr = info.context.services.dsr
         record, url = await dsr.request_export(
             info.context.principal,
             subject.to_domain(),
-            DomainRegulation(regulation),
+            regulation,
             base_url=str(info.context.request.base_url),
         )
         return DsrRequest.of(record, overdue=False, download_url=url)

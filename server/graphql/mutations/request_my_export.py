@@ -1,6 +1,5 @@
 import strawberry
 
-from privacy.erasure import Regulation as DomainRegulation
 from server.domain.access import CustomerScope
 from server.graphql.context import Info
 from server.graphql.permissions import customer_only
@@ -13,10 +12,8 @@ class RequestMyExport:
         description="The customer asks for their data: a tracked request and a one-time download link.",
         extensions=customer_only(CustomerScope.DSR),
     )
-    async def request_my_export(
-        self, info: Info, regulation: Regulation = DomainRegulation.GDPR
-    ) -> DsrRequest:  # type: ignore[valid-type]
+    async def request_my_export(self, info: Info, regulation: Regulation = Regulation.GDPR) -> DsrRequest:
         record, url = await info.context.services.customers.request_export(
-            info.context.principal, DomainRegulation(regulation), base_url=str(info.context.request.base_url)
+            info.context.principal, regulation, base_url=str(info.context.request.base_url)
         )
         return DsrRequest.of(record, overdue=False, download_url=url)

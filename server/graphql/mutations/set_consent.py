@@ -1,6 +1,6 @@
 import strawberry
 
-from privacy.purposes import ConsentSource, Purpose
+from privacy.purposes import ConsentSource
 from server.domain.access import Role
 from server.graphql.context import Info
 from server.graphql.permissions import allow
@@ -14,7 +14,7 @@ from server.graphql.types.profile import ConsentState, PurposeConsent
 class ConsentInput:
     user_id: str | None = None
     anonymous_id: str | None = None
-    purpose: PurposeEnum  # type: ignore[valid-type]
+    purpose: PurposeEnum
     granted: bool
     policy_version: str | None = None
 
@@ -29,7 +29,7 @@ class SetConsent:
             info.context.principal,
             user_id=input.user_id,
             anonymous_id=input.anonymous_id,
-            decisions=[(Purpose(input.purpose), input.granted, ConsentSource.API)],
+            decisions=[(input.purpose, input.granted, ConsentSource.API)],
             policy_version=input.policy_version[:64] if input.policy_version else None,
         )
         return ConsentState(

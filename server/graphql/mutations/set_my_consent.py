@@ -1,6 +1,5 @@
 import strawberry
 
-from privacy.purposes import Purpose
 from server.domain.access import CustomerScope
 from server.graphql.context import Info
 from server.graphql.permissions import customer_only
@@ -14,6 +13,6 @@ class SetMyConsent:
         description="The customer switches one purpose on or off (recorded with source CUSTOMER).",
         extensions=customer_only(CustomerScope.CONSENT),
     )
-    async def set_my_consent(self, info: Info, purpose: PurposeEnum, granted: bool) -> Me:  # type: ignore[valid-type]
+    async def set_my_consent(self, info: Info, purpose: PurposeEnum, granted: bool) -> Me:
         customers = info.context.services.customers
-        return Me.of(await customers.set_consent(info.context.principal, Purpose(purpose), granted))
+        return Me.of(await customers.set_consent(info.context.principal, purpose, granted))

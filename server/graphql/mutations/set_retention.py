@@ -16,7 +16,7 @@ class SetRetention:
     async def set_retention(
         self,
         info: Info,
-        kind: DataKind,  # type: ignore[valid-type]
+        kind: DataKind,
         days: int,
     ) -> RetentionChange:
         change = await info.context.services.retention.set_days(info.context.principal, kind, days)

@@ -1,7 +1,6 @@
 import strawberry
 
 from server.domain.access import Role
-from server.domain.taxonomy import Phase
 from server.graphql.context import Info
 from server.graphql.permissions import allow
 from server.graphql.types.trigger import Trigger, TriggerUpdateInput
@@ -19,7 +18,7 @@ class UpdateTrigger:
             str(id),
             name=input.name,
             action=input.action,
-            reached=None if input.reached_phase is None else Phase(input.reached_phase),
+            reached=input.reached_phase,
             within_minutes=input.within_minutes,
             url=input.url,
             since=input.since,

@@ -21,7 +21,7 @@ async def _reports(
     half_life_days: float,
     group_by: GroupBy,
 ) -> dict[Model, AttributionReport]:
-    window = Window(conversion, start, end, lookback_days, half_life_days, GroupBy(group_by))
+    window = Window(conversion, start, end, lookback_days, half_life_days, group_by)
     memo = info.context.memo
     if window not in memo:
         # Sibling fields resolve concurrently: they share the one in-flight computation.
@@ -76,16 +76,16 @@ class AttributionQueries:
     async def attribution(
         self,
         info: Info,
-        model: AttributionModel,  # type: ignore[valid-type]
+        model: AttributionModel,
         conversion: str | None = None,
         from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
         to: datetime | None = None,
         lookback_days: int = 30,
         half_life_days: float = 7,
-        group_by: AttributionGroup = GroupBy.CHANNEL,  # type: ignore[valid-type]
+        group_by: AttributionGroup = GroupBy.CHANNEL,
     ) -> AttributionReport:
         reports = await _reports(info, conversion, from_, to, lookback_days, half_life_days, group_by)
-        return reports[Model(model)]
+        return reports[model]
 
     @strawberry.field(
         description="All seven models side by side over the same paths (one pass over the data).",
@@ -99,7 +99,7 @@ class AttributionQueries:
         to: datetime | None = None,
         lookback_days: int = 30,
         half_life_days: float = 7,
-        group_by: AttributionGroup = GroupBy.CHANNEL,  # type: ignore[valid-type]
+        group_by: AttributionGroup = GroupBy.CHANNEL,
     ) -> list[AttributionReport]:
         reports = await _reports(info, conversion, from_, to, lookback_days, half_life_days, group_by)
         return [reports[model] for model in Model]

@@ -1,6 +1,5 @@
 import strawberry
 
-from privacy.erasure import DsrStatus as DomainStatus
 from server.domain.access import Role
 from server.graphql.context import Info
 from server.graphql.permissions import allow
@@ -14,6 +13,7 @@ from server.graphql.types.dsr import (
     DsrStatus,
 )
 from server.graphql.types.profile import PageInfo
+from server.graphql.types.scalars import JSON
 
 
 @strawberry.type
@@ -32,7 +32,7 @@ class ComplianceQueries:
     async def dsr_requests(
         self,
         info: Info,
-        status: DsrStatus | None = None,  # type: ignore[valid-type]
+        status: DsrStatus | None = None,
         overdue: bool = False,
         first: int = 50,
         after: str | None = None,
@@ -40,7 +40,7 @@ class ComplianceQueries:
         dsr = info.context.services.dsr
         page = await dsr.page(
             info.context.principal,
-            status=DomainStatus(status) if status else None,
+            status=status,
             only_overdue=overdue,
             first=first,
             after=after,
@@ -81,7 +81,7 @@ class ComplianceQueries:
                     actor=e.actor,
                     action=e.action,
                     profile_id=e.profile_id,
-                    details=e.details,
+                    details=JSON(e.details),
                 ),
             )
             for cursor, e in page

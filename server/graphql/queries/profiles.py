@@ -2,7 +2,6 @@ from datetime import datetime
 
 import strawberry
 
-from privacy.purposes import Purpose
 from server.domain.access import Role
 from server.graphql.context import Info
 from server.graphql.permissions import allow
@@ -116,11 +115,11 @@ class ProfileQueries:
         info: Info,
         profile_id: strawberry.ID,
         purpose: PurposeEnum,
-        at: datetime,  # type: ignore[valid-type]
+        at: datetime,
     ) -> PurposeConsent | None:
         services, principal = info.context.services, info.context.principal
         ids = await services.profiles.lineage(principal, str(profile_id))
-        state = await services.consent.at(principal, ids, Purpose(purpose), at)
+        state = await services.consent.at(principal, ids, purpose, at)
         if state is None:
             return None
         return PurposeConsent(purpose=purpose, granted=state.granted, source=state.source, at=state.at)
@@ -130,15 +129,15 @@ class ProfileQueries:
         extensions=allow(Role.ANALYST, Role.COMPLIANCE),
     )
     async def identity_merges(self, info: Info, profile_id: strawberry.ID) -> list[IdentityMerge]:
-        rows = await info.context.services.profiles.merges(info.context.principal, str(profile_id))
+        merges = await info.context.services.profiles.merges(info.context.principal, str(profile_id))
         return [
             IdentityMerge(
-                winner_id=strawberry.ID(r["winner_id"]),
-                loser_id=strawberry.ID(r["loser_id"]) if r.get("loser_id") else None,
-                rule=r["rule"],
-                key_id=r["key_id"],
-                at=r["at"],
-                merged=r["merged"],
+                winner_id=strawberry.ID(m.winner_id),
+                loser_id=strawberry.ID(m.loser_id) if m.loser_id else None,
+                rule=m.rule,
+                key_id=m.key_id,
+                at=m.at,
+                merged=m.merged,
             )
-            for r in rows
+            for m in merges
         ]

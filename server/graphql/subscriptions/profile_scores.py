@@ -13,7 +13,7 @@ from server.services.profiles import Scores
 @strawberry.type(description="A profile's scores at one moment; all null without personalization consent.")
 class ProfileScores:
     profile_id: strawberry.ID
-    phase: Phase | None  # type: ignore[valid-type]
+    phase: Phase | None
     engagement_score: float | None
     intent_score: float | None
     affinities: list[Affinity]

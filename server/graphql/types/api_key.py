@@ -2,14 +2,14 @@ from datetime import datetime
 
 import strawberry
 
+from server.domain.access import ApiKeyRecord
 from server.graphql.types.enums import Role
-from server.storage.api_keys import ApiKeyRecord
 
 
 @strawberry.type(description="An API key; its secret is never shown again after creation.")
 class ApiKey:
     id: strawberry.ID
-    role: Role  # type: ignore[valid-type]
+    role: Role
     name: str
     created_at: datetime
     revoked_at: datetime | None
@@ -28,6 +28,6 @@ class ApiKey:
 @strawberry.type(description="A newly created key: `secret` is shown this once only.")
 class NewApiKey:
     id: strawberry.ID
-    role: Role  # type: ignore[valid-type]
+    role: Role
     name: str
     secret: str

@@ -1,11 +1,15 @@
+from typing import TypeAlias
+
 import strawberry
 
 from server.domain.attribution import GroupBy as DomainGroupBy
 from server.domain.attribution import Model as DomainModel
 from server.domain.attribution import Report
 
-AttributionModel = strawberry.enum(DomainModel, name="AttributionModel")
-AttributionGroup = strawberry.enum(DomainGroupBy, name="AttributionGroup")
+AttributionModel: TypeAlias = DomainModel
+strawberry.enum(DomainModel, name="AttributionModel")
+AttributionGroup: TypeAlias = DomainGroupBy
+strawberry.enum(DomainGroupBy, name="AttributionGroup")
 
 
 @strawberry.type(description="Credit earned by one channel, campaign or event name.")
@@ -21,8 +25,8 @@ class AttributionRow:
 
 @strawberry.type(description="Fractional conversions and value per key; rows sum to the totals.")
 class AttributionReport:
-    model: AttributionModel  # type: ignore[valid-type]
-    group_by: AttributionGroup  # type: ignore[valid-type]
+    model: AttributionModel
+    group_by: AttributionGroup
     total_conversions: float
     total_value: float
     rows: list[AttributionRow]

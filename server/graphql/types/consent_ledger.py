@@ -1,9 +1,12 @@
+from typing import TypeAlias
+
 import strawberry
 
 from privacy.consent import BreakReason as DomainBreakReason
 from server.services.consent import LedgerVerification as Verification
 
-BreakReason = strawberry.enum(
+BreakReason: TypeAlias = DomainBreakReason
+strawberry.enum(
     DomainBreakReason,
     name="LedgerBreakReason",
     description="Why an entry breaks its hash chain: its `prevHash` is not the hash of the entry before it "
@@ -17,7 +20,7 @@ class LedgerBreak:
     profile_id: strawberry.ID = strawberry.field(description="The profile whose chain it is in.")
     seq: int | None = strawberry.field(description="The entry's stored sequence number.")
     index: int = strawberry.field(description="Its position in the chain, 0 being the oldest kept.")
-    reason: BreakReason  # type: ignore[valid-type]
+    reason: BreakReason
 
 
 @strawberry.type(description="The consent ledger's hash chains checked entry by entry.")

@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import TypeAlias
 
 import strawberry
 
@@ -8,7 +9,8 @@ from server.graphql.types.profile import Affinity, PurposeConsent
 from server.graphql.types.workspace import ConsentMode
 from server.services.customers import Me as DomainMe
 
-CustomerScope = strawberry.enum(
+CustomerScope: TypeAlias = DomainScope
+strawberry.enum(
     DomainScope,
     name="CustomerScope",
     description="What a customer token may do: READ its scores and consent, change CONSENT, ask for a DSR.",
@@ -26,14 +28,14 @@ class CustomerToken:
 )
 class Me:
     profile_id: strawberry.ID | None = strawberry.field(description="Null until Granular holds anything.")
-    phase: Phase | None  # type: ignore[valid-type]
+    phase: Phase | None
     engagement_score: float | None
     intent_score: float | None
     affinities: list[Affinity]
     next_best_action: str | None = strawberry.field(
         description="The action of the most advanced trigger the open journey has reached, if any."
     )
-    consent_mode: ConsentMode = strawberry.field(  # type: ignore[valid-type]
+    consent_mode: ConsentMode = strawberry.field(
         description="What a purpose without a decision means: OPT_IN off, OPT_OUT on until opted out."
     )
     consent: list[PurposeConsent] = strawberry.field(description="The current decision per purpose.")

@@ -9,7 +9,7 @@ from server.services.distributions import RevenueDistribution
 
 @strawberry.type(description="How many profiles show one phase now, by whether their journey is open.")
 class PhaseCount:
-    phase: Phase | None = strawberry.field(  # type: ignore[valid-type]
+    phase: Phase | None = strawberry.field(
         description="As `Profile.phase` shows it; null: no phase (no micro-conversion yet, or none now)."
     )
     journey_open: bool = strawberry.field(

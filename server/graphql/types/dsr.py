@@ -1,20 +1,22 @@
 from datetime import datetime
+from typing import TypeAlias
 
 import strawberry
 
 from privacy.erasure import DsrKind as DomainKind
 from privacy.erasure import DsrStatus as DomainStatus
 from privacy.erasure import Regulation as DomainRegulation
+from server.domain.dsr import DsrRecord
 from server.graphql.types.profile import PageInfo
 from server.graphql.types.scalars import JSON
 from server.services.dsr import Subject
-from server.storage.dsr_requests import DsrRecord
 
-Regulation = strawberry.enum(
-    DomainRegulation, name="Regulation", description="GDPR: 30-day deadline; CCPA: 45."
-)
-DsrStatus = strawberry.enum(DomainStatus, name="DsrStatus")
-DsrKind = strawberry.enum(DomainKind, name="DsrKind")
+Regulation: TypeAlias = DomainRegulation
+strawberry.enum(DomainRegulation, name="Regulation", description="GDPR: 30-day deadline; CCPA: 45.")
+DsrStatus: TypeAlias = DomainStatus
+strawberry.enum(DomainStatus, name="DsrStatus")
+DsrKind: TypeAlias = DomainKind
+strawberry.enum(DomainKind, name="DsrKind")
 
 
 @strawberry.input(description="A data subject, by any identifier we may hold for them.")
@@ -38,9 +40,9 @@ class SubjectInput:
 @strawberry.type(description="A data-subject request and its outcome.")
 class DsrRequest:
     id: strawberry.ID
-    kind: DsrKind  # type: ignore[valid-type]
-    regulation: Regulation  # type: ignore[valid-type]
-    status: DsrStatus  # type: ignore[valid-type]
+    kind: DsrKind
+    regulation: Regulation
+    status: DsrStatus
     received_at: datetime
     deadline: datetime
     completed_at: datetime | None
@@ -48,13 +50,14 @@ class DsrRequest:
     error: str | None
     result: JSON = strawberry.field(
         description="Erasure: documents removed per collection. Export: what was found."
-    )  # type: ignore[valid-type]
+    )
     download_url: str | None = strawberry.field(
         default=None, description="Export only, in the response that created it: a one-time link, valid 24 h."
     )
 
     @classmethod
     def of(cls, record: DsrRecord, *, overdue: bool, download_url: str | None = None) -> "DsrRequest":
+        result = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in record.result.items()}
         return cls(
             id=strawberry.ID(record.id),
             kind=record.kind,
@@ -65,7 +68,7 @@ class DsrRequest:
             completed_at=record.completed_at,
             overdue=overdue,
             error=record.error,
-            result={k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in record.result.items()},
+            result=JSON(result),
             download_url=download_url,
         )
 
@@ -89,7 +92,7 @@ class AuditEntry:
     actor: str
     action: str
     profile_id: str | None
-    details: JSON  # type: ignore[valid-type]
+    details: JSON
 
 
 @strawberry.type

@@ -1,5 +1,7 @@
 """GraphQL enums, registered from the domain's own enums so the names cannot drift."""
 
+from typing import TypeAlias
+
 import strawberry
 
 from privacy.purposes import ConsentSource as DomainConsentSource
@@ -7,14 +9,16 @@ from privacy.purposes import Purpose as DomainPurpose
 from server.domain.access import Role as DomainRole
 from server.domain.taxonomy import Phase as DomainPhase
 
-Role = strawberry.enum(
+Role: TypeAlias = DomainRole
+strawberry.enum(
     DomainRole,
     name="Role",
     description="What an API key may do; CUSTOMER marks fields for customer tokens (never a key's role).",
 )
 
-Purpose = strawberry.enum(DomainPurpose, name="Purpose", description="Why data may be processed.")
-ConsentSource = strawberry.enum(
-    DomainConsentSource, name="ConsentSource", description="Where a consent decision came from."
-)
-Phase = strawberry.enum(DomainPhase, name="Phase", description="How far a journey has come.")
+Purpose: TypeAlias = DomainPurpose
+strawberry.enum(DomainPurpose, name="Purpose", description="Why data may be processed.")
+ConsentSource: TypeAlias = DomainConsentSource
+strawberry.enum(DomainConsentSource, name="ConsentSource", description="Where a consent decision came from.")
+Phase: TypeAlias = DomainPhase
+strawberry.enum(DomainPhase, name="Phase", description="How far a journey has come.")

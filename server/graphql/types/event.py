@@ -2,10 +2,10 @@ from datetime import datetime
 
 import strawberry
 
+from server.domain.event import StoredEvent
 from server.graphql.types.enums import Phase
 from server.graphql.types.profile import PageInfo
 from server.graphql.types.scalars import JSON
-from server.storage.events import StoredEvent
 
 
 @strawberry.type(description="A stored event: minimized, with its phase, value and channel.")
@@ -15,12 +15,12 @@ class Event:
     type: str
     timestamp: datetime
     received_at: datetime
-    phase: Phase | None  # type: ignore[valid-type]
+    phase: Phase | None
     value: float
     planned: bool
     channel: str
     campaign: str | None
-    properties: JSON  # type: ignore[valid-type]
+    properties: JSON
 
     @classmethod
     def of(cls, event: StoredEvent) -> "Event":
@@ -35,7 +35,7 @@ class Event:
             planned=event.planned,
             channel=event.channel,
             campaign=event.campaign,
-            properties=event.properties,
+            properties=JSON(event.properties),
         )
 
 

@@ -35,15 +35,15 @@ class ContextInput:
     ip: str | None = None
     user_agent: str | None = None
     gpc: bool | None = None
-    consent: JSON | None = strawberry.field(  # type: ignore[valid-type]
+    consent: JSON | None = strawberry.field(
         default=None,
         description='{"categoryPreferences": {"analytics": true, ...}} keyed by purpose.',
     )
-    library: JSON | None = None  # type: ignore[valid-type]
+    library: JSON | None = None
     locale: str | None = None
     timezone: str | None = None
-    device: JSON | None = None  # type: ignore[valid-type]
-    os: JSON | None = None  # type: ignore[valid-type]
+    device: JSON | None = None
+    os: JSON | None = None
 
 
 @strawberry.input(description="One Segment-style message (track, page, screen, identify or alias).")
@@ -59,8 +59,8 @@ class EventInput:
     sent_at: str | None = strawberry.field(
         default=None, description="When the client sent the batch (skew correction)."
     )
-    properties: JSON | None = None  # type: ignore[valid-type]
-    traits: JSON | None = None  # type: ignore[valid-type]
+    properties: JSON | None = None
+    traits: JSON | None = None
     context: ContextInput | None = None
 
 

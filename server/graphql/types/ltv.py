@@ -1,5 +1,6 @@
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TypeAlias
 
 import strawberry
 
@@ -11,7 +12,8 @@ from server.domain.ltv import FitCheck as DomainFitCheck
 from server.domain.ltv_drivers import Driver
 from server.services.models import ModelsReport
 
-Check = strawberry.enum(
+Check: TypeAlias = DomainCheck
+strawberry.enum(
     DomainCheck,
     name="FitCheckName",
     description="What a model fit must pass to be accepted: enough repeat buyers, convergence, no "
@@ -21,7 +23,7 @@ Check = strawberry.enum(
 
 @strawberry.type(description="One acceptance check of a model fit and what it measured.")
 class FitCheck:
-    check: Check  # type: ignore[valid-type]
+    check: Check
     passed: bool
     detail: str
 

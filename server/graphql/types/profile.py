@@ -26,16 +26,16 @@ class Affinity:
 @strawberry.type(description="An account or household the customer belongs to (Segment group calls).")
 class Group:
     id: strawberry.ID
-    traits: JSON = strawberry.field(  # type: ignore[valid-type]
+    traits: JSON = strawberry.field(
         description="The group's traits; personal ones (decrypted, audited) only for COMPLIANCE and ADMIN."
     )
 
 
 @strawberry.type(description="The current decision for one purpose.")
 class PurposeConsent:
-    purpose: Purpose  # type: ignore[valid-type]
+    purpose: Purpose
     granted: bool
-    source: ConsentSource  # type: ignore[valid-type]
+    source: ConsentSource
     at: datetime
 
     @classmethod
@@ -85,7 +85,7 @@ class Profile:
     id: strawberry.ID
     user_id: str | None
     anonymous_ids: list[str]
-    phase: Phase | None  # type: ignore[valid-type]
+    phase: Phase | None
     journey_open: bool | None = strawberry.field(
         description="Whether the latest journey is still open (no ACTION yet, a micro-conversion within "
         "30 days); `phase` stays the latest journey's phase either way. Null without personalization consent."
@@ -101,13 +101,13 @@ class Profile:
     @strawberry.field(
         description="Non-personal traits; personal ones (decrypted, audited) only for COMPLIANCE and ADMIN."
     )
-    async def traits(self, info: Info) -> JSON:  # type: ignore[valid-type]
-        return await info.context.loaders.traits_by_profile.load(self.source)
+    async def traits(self, info: Info) -> JSON:
+        return JSON(await info.context.loaders.traits_by_profile.load(self.source))
 
     @strawberry.field(description="The accounts or households the customer belongs to.")
     async def groups(self, info: Info) -> list[Group]:
         views = await info.context.loaders.groups_by_profile.load(self.source)
-        return [Group(id=strawberry.ID(v.id), traits=v.traits) for v in views]
+        return [Group(id=strawberry.ID(v.id), traits=JSON(v.traits)) for v in views]
 
     @strawberry.field(
         description="The events and weights behind the scores; null without personalization consent."

@@ -1,10 +1,13 @@
+from typing import TypeAlias
+
 import strawberry
 
 from server.domain.retention import DataKind as DomainDataKind
 from server.services.retention import RetentionChange as DomainChange
 from server.services.retention import RetentionRow as DomainRow
 
-DataKind = strawberry.enum(
+DataKind: TypeAlias = DomainDataKind
+strawberry.enum(
     DomainDataKind,
     name="DataKind",
     description="A kind of data with its own retention period (suppressions are not one: they never expire).",
@@ -13,7 +16,7 @@ DataKind = strawberry.enum(
 
 @strawberry.type(description="A retention period changed, and the stored documents it re-stamped.")
 class RetentionChange:
-    kind: DataKind  # type: ignore[valid-type]
+    kind: DataKind
     days: int
     restamped: int = strawberry.field(description="Documents of this kind given the new expiry.")
 
@@ -24,7 +27,7 @@ class RetentionChange:
 
 @strawberry.type(description="One retained collection of the workspace, for showing storage limitation.")
 class RetentionRow:
-    kind: DataKind  # type: ignore[valid-type]
+    kind: DataKind
     collection: str
     retention_days: int
     documents: int

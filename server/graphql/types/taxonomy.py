@@ -9,9 +9,9 @@ from server.graphql.types.enums import Phase, Purpose
 @strawberry.type(description="One step of the micro-conversion taxonomy.")
 class EventDefinition:
     name: str
-    phase: Phase | None  # type: ignore[valid-type]
+    phase: Phase | None
     value: float
-    purpose: Purpose  # type: ignore[valid-type]
+    purpose: Purpose
     allowed_properties: list[str]
     description: str
 
@@ -30,9 +30,9 @@ class EventDefinition:
 @strawberry.input(description="A workspace's own definition of an event name (replaces the default).")
 class EventDefinitionInput:
     name: str
-    phase: Phase | None  # type: ignore[valid-type]
+    phase: Phase | None
     value: float
-    purpose: Purpose  # type: ignore[valid-type]
+    purpose: Purpose
     allowed_properties: list[str]
     description: str = ""
 

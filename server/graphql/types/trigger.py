@@ -1,8 +1,8 @@
 from datetime import datetime, timedelta
-from typing import Any
 
 import strawberry
 
+from server.domain.triggers import Delivery
 from server.domain.triggers import Trigger as DomainTrigger
 from server.graphql.types.enums import Phase
 from server.graphql.types.scalars import JSON
@@ -15,7 +15,7 @@ class Trigger:
     id: strawberry.ID
     name: str
     action: str
-    reached_phase: Phase  # type: ignore[valid-type]
+    reached_phase: Phase
     within_minutes: int
     url: str
     since: datetime | None = strawberry.field(
@@ -47,7 +47,7 @@ class NewTrigger:
 class TriggerInput:
     name: str
     action: str
-    reached_phase: Phase  # type: ignore[valid-type]
+    reached_phase: Phase
     within_minutes: int
     url: str
     since: datetime | None = strawberry.field(
@@ -61,7 +61,7 @@ class TriggerInput:
 class TriggerUpdateInput:
     name: str | None = None
     action: str | None = None
-    reached_phase: Phase | None = None  # type: ignore[valid-type]
+    reached_phase: Phase | None = None
     within_minutes: int | None = None
     url: str | None = None
     since: datetime | None = None
@@ -77,18 +77,18 @@ class WebhookDelivery:
     last_status: str | None
     created_at: datetime
     next_attempt_at: datetime | None
-    body: JSON  # type: ignore[valid-type]
+    body: JSON
 
     @classmethod
-    def of(cls, d: dict[str, Any]) -> "WebhookDelivery":
+    def of(cls, delivery: Delivery) -> "WebhookDelivery":
         return cls(
-            id=strawberry.ID(d["_id"]),
-            trigger_id=strawberry.ID(d["trigger_id"]),
-            profile_id=strawberry.ID(d["profile_id"]),
-            status=d["status"],
-            attempts=d["attempts"],
-            last_status=d.get("last_status"),
-            created_at=d["created_at"],
-            next_attempt_at=d.get("next_attempt_at"),
-            body=d["body"],
+            id=strawberry.ID(delivery.id),
+            trigger_id=strawberry.ID(delivery.trigger_id),
+            profile_id=strawberry.ID(delivery.profile_id),
+            status=delivery.status,
+            attempts=delivery.attempts,
+            last_status=delivery.last_status,
+            created_at=delivery.created_at,
+            next_attempt_at=delivery.next_attempt_at,
+            body=JSON(delivery.body),
         )

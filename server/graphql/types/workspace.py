@@ -1,18 +1,18 @@
 from datetime import timedelta
+from typing import TypeAlias
 
 import strawberry
 
 from privacy.purposes import ConsentMode as DomainConsentMode
 from server.domain.workspace import WorkspaceSettings as DomainSettings
 
-ConsentMode = strawberry.enum(
-    DomainConsentMode, name="ConsentMode", description="OPT_IN (GDPR) or OPT_OUT (CCPA)."
-)
+ConsentMode: TypeAlias = DomainConsentMode
+strawberry.enum(DomainConsentMode, name="ConsentMode", description="OPT_IN (GDPR) or OPT_OUT (CCPA).")
 
 
 @strawberry.type(description="How this workspace collects, scores and reports.")
 class WorkspaceSettings:
-    consent_mode: ConsentMode  # type: ignore[valid-type]
+    consent_mode: ConsentMode
     half_life_days: float
     ingest_may_merge_identified: bool
     min_report_profiles: int
@@ -47,7 +47,7 @@ class WorkspaceSettings:
 
 @strawberry.input(description="Settings to change; omitted fields keep their value.")
 class WorkspaceSettingsInput:
-    consent_mode: ConsentMode | None = None  # type: ignore[valid-type]
+    consent_mode: ConsentMode | None = None
     half_life_days: float | None = None
     ingest_may_merge_identified: bool | None = None
     min_report_profiles: int | None = None

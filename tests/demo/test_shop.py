@@ -1,8 +1,8 @@
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 
+from server.demo.shop import CHANNELS, Plan, messages
 from server.domain.customer_value import fit_models
-from server.domain.demo_shop import CHANNELS, Plan, messages
 from server.domain.ltv import Purchase, summarize
 from server.services.event_payload import parse
 
