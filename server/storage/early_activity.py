@@ -36,7 +36,6 @@ class EarlyActivities:
             first_seen["$gte"] = since
         if until is not None:
             first_seen["$lte"] = until
-        inside = {"$lt": ["$timestamp", {"$add": ["$first", int(window / timedelta(milliseconds=1))]}]}
         purchase = {"$or": [{"$eq": ["$phase", "ACTION"]}, {"$eq": ["$event", "order_refunded"]}]}
         signed = {
             "$cond": [
@@ -45,39 +44,38 @@ class EarlyActivities:
                 _REVENUE,
             ]
         }
+        # Two plain groupings instead of a window over each profile's events (25x slower on the
+        # embedded database): each name's first time and the purchases, then per profile; whether a
+        # first time falls inside the window, and which purchases come after it, is decided here.
         pipeline: list[Document] = [
             {"$match": {"workspace_id": workspace_id, "consent.analytics": True}},
             {
-                "$setWindowFields": {
-                    "partitionBy": "$profile_id",
-                    "sortBy": {"timestamp": 1},
-                    "output": {
-                        "first": {"$min": "$timestamp", "window": {"documents": ["unbounded", "unbounded"]}}
-                    },
-                }
-            },
-            *([{"$match": {"first": first_seen}}] if first_seen else []),
-            {"$addFields": {"inside": inside}},
-            {
                 "$group": {
                     "_id": {"p": "$profile_id", "e": "$event"},
-                    "first": {"$first": "$first"},
+                    "at": {"$min": "$timestamp"},
                     "phase": {"$first": "$phase"},
-                    "at": {"$min": {"$cond": ["$inside", "$timestamp", None]}},
-                    "after": {"$sum": {"$cond": [{"$and": [{"$not": ["$inside"]}, purchase]}, signed, 0]}},
+                    "bought": {"$push": {"$cond": [purchase, ["$timestamp", signed], "$$REMOVE"]}},
                 }
             },
             {
                 "$group": {
                     "_id": "$_id.p",
-                    "first": {"$first": "$first"},
+                    "first": {"$min": "$at"},
                     "e": {"$push": ["$_id.e", "$phase", "$at"]},
-                    "after": {"$sum": "$after"},
+                    "bought": {"$push": "$bought"},
                 }
             },
+            *([{"$match": {"first": first_seen}}] if first_seen else []),
         ]
         cursor = await self._collection.aggregate(pipeline, allowDiskUse=True, batchSize=500)
         async for doc in cursor:
-            firsts = {name: (phase, at) for name, phase, at in doc["e"] if at is not None}
+            end = doc["first"] + window
+            firsts = {name: (phase, at) for name, phase, at in doc["e"] if at < end}
             purchases = [at for phase, at in firsts.values() if phase == "ACTION"]
-            yield EarlyActivity(doc["_id"], doc["first"], firsts, min(purchases, default=None), doc["after"])
+            after = sum(
+                value
+                for bought in doc["bought"]
+                for at, value in bought
+                if at >= end and isinstance(value, int | float)  # as $sum, which skips non-numbers
+            )
+            yield EarlyActivity(doc["_id"], doc["first"], firsts, min(purchases, default=None), after)
