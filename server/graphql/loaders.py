@@ -12,6 +12,7 @@ from server.domain.scoring import ScoreExplanation
 from server.services import Services
 from server.services.ltv import CustomerValue
 from server.services.profiles import GroupView
+from server.storage.audiences import StoredAudience
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -63,6 +64,9 @@ class Loaders:
         self.score_explanation_by_profile: DataLoader[Profile, ScoreExplanation | None] = DataLoader(
             _by(lambda profiles: services.profiles.explanations(principal(), profiles), _profile_id),
             cache_key_fn=_profile_id,
+        )
+        self.audiences_by_profile_id: DataLoader[str, list[StoredAudience]] = DataLoader(
+            _by(lambda ids: services.audiences.of_profiles(principal(), ids), str)
         )
         self.traits_by_profile: DataLoader[Profile, dict[str, Any]] = DataLoader(
             _by(lambda profiles: services.profiles.traits(principal(), profiles), _profile_id),
