@@ -211,7 +211,8 @@ async def test_members_page_in_profile_id_order(api: Api) -> None:
         if not members["pageInfo"]["hasNextPage"]:
             break
         after = members["pageInfo"]["endCursor"]
-    assert len(seen) == 3 and seen == sorted(seen)
+    assert len(seen) == 3
+    assert seen == sorted(seen)
     body = await api.gql(MEMBERS, {"id": audience["id"], "first": 501})
     assert body["errors"][0]["extensions"]["code"] == "PAGE_TOO_LARGE"
 
