@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pymongo import DeleteOne, InsertOne
+from pymongo import DeleteOne, UpdateOne
 
 from privacy.purposes import Purpose
 from server.domain.audience import Audience, parse, to_data
@@ -136,31 +136,38 @@ class Audiences:
     async def apply(
         self, workspace_id: str, entered: list[tuple[str, str]], left: list[tuple[str, str]], now: datetime
     ) -> None:
-        """Record entries and exits ((audience id, profile id) pairs): one write per collection."""
+        """Record entries and exits ((audience id, profile id) pairs): one write per collection.
+        An entry another process recorded first is an upsert that finds its document: not recorded
+        twice in the history."""
         if not entered and not left:
             return
         writes: list[Any] = [
-            InsertOne(
+            UpdateOne(
+                {"_id": _member_id(a, p)},
                 {
-                    "_id": _member_id(a, p),
-                    "workspace_id": workspace_id,
-                    "audience_id": a,
-                    "profile_id": p,
-                    "since": now,
-                }
+                    "$setOnInsert": {
+                        "workspace_id": workspace_id,
+                        "audience_id": a,
+                        "profile_id": p,
+                        "since": now,
+                    }
+                },
+                upsert=True,
             )
             for a, p in entered
         ]
         writes += [DeleteOne({"_id": _member_id(a, p)}) for a, p in left]
-        await self._members.bulk_write(writes, ordered=False)
-        await self._changes.insert_many(
-            [
-                {"workspace_id": workspace_id, "audience_id": a, "profile_id": p, "delta": d, "at": now}
-                for pairs, d in ((entered, 1), (left, -1))
-                for a, p in pairs
-            ],
-            ordered=False,
-        )
+        result = await self._members.bulk_write(writes, ordered=False)
+        new = [entered[i] for i in sorted(result.upserted_ids) if i < len(entered)]
+        changes = [(a, p, 1) for a, p in new] + [(a, p, -1) for a, p in left]
+        if changes:
+            await self._changes.insert_many(
+                [
+                    {"workspace_id": workspace_id, "audience_id": a, "profile_id": p, "delta": d, "at": now}
+                    for a, p, d in changes
+                ],
+                ordered=False,
+            )
 
     async def members(self, audience_id: str, *, first: int, after: str | None) -> list[Membership]:
         """Members in profile-id order after the `after` profile id: a range scan of `_id`."""

@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from server.metrics import BACKGROUND_FAILURES
 from server.services.audiences import AudienceService
 from server.storage.audiences import Audiences
 from server.storage.events import Events
@@ -302,3 +303,29 @@ async def test_an_export_includes_memberships_and_their_history(api: Api) -> Non
     audiences = document["profiles"][0]["audiences"]
     assert [m["audience"] for m in audiences["memberships"]] == ["high-intent shoe shoppers"]
     assert [h["change"] for h in audiences["history"]] == ["ENTERED"]
+
+
+async def test_fitting_models_re_evaluates_audiences_that_read_them(api: Api) -> None:
+    audience = await _define(api, {"name": "buyers", "rule": {"ltv": {"measure": "ORDERS", "min": 1}}})
+    order = track("order_completed", user_id="ana", anonymous_id=None, properties={"revenue": 30})
+    await api.gql(TRACK, {"events": [order]})
+    assert await _members(api, audience["id"]) == ["ana"]
+    await api.db["audience_members"].delete_many({})  # as if a pass had been missed
+    await api.gql("mutation { fitModels { durationMs } }")
+    assert await _members(api, audience["id"]) == ["ana"]
+
+
+async def test_failed_upkeep_never_fails_the_ingest_and_is_counted(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _define(api, HIGH_INTENT_SHOES)
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setattr(Audiences, "memberships_of", broken)
+    failures = BACKGROUND_FAILURES.labels("audiences", "RuntimeError")
+    before = failures._value.get()
+    body = await api.gql(TRACK, {"events": _shopper("ana")})
+    assert body["data"]["trackEvents"]["accepted"] == 3
+    assert failures._value.get() == before + 1
