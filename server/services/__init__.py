@@ -182,7 +182,7 @@ class Services:
             profiles=profile_service,
             consent=consent,
             dsr=dsr,
-            analytics=AnalyticsService(events, workspaces, clock),
+            analytics=AnalyticsService(events, workspaces, clock, audience_store),
             ltv=ltv,
             propensity=propensity,
             models=ModelService(ltv, propensity, fitted=audiences.after_fit),
