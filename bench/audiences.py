@@ -12,7 +12,7 @@ from pymongo import MongoClient
 from bench import ingest
 from bench.harness import ADMIN_KEY, Process, start_granular
 
-DEFINE = "mutation($input: AudienceInput!) { defineAudience(input: $input) { id } }"
+DEFINE = "mutation($input: AudienceInput!) { defineAudience(input: $input) { audience { id } } }"
 MEMBERS = """query($id: ID!, $after: String) { audience(id: $id) { members(first: 500, after: $after) {
   edges { node { id } } pageInfo { hasNextPage endCursor } } } }"""
 CATEGORIES = ("shoes", "hats", "bags", "coats")

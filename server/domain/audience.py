@@ -141,6 +141,7 @@ class Audience:
     name: str
     rule: Rule
     purpose: Purpose | None = None  # a marketing purpose members must also have granted
+    webhook_url: str | None = None  # told of each entry and exit (signed, retried: see triggers)
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,15 @@ class Services:
         )
         audience_store = Audiences(db)
         audiences = AudienceService(
-            audience_store, profiles, events, workspaces, ltv, propensity, profile_service, clock
+            audience_store,
+            profiles,
+            events,
+            workspaces,
+            ltv,
+            propensity,
+            profile_service,
+            triggers_store,
+            clock,
         )
         writer = IngestWriter(
             db.client,

@@ -8,6 +8,7 @@ per profile, and writes entries and exits with their time.
 """
 
 import asyncio
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,9 +40,11 @@ from server.services.background import gave_up
 from server.services.ltv import LtvService
 from server.services.profiles import ProfileService, ProfileView
 from server.services.propensity import PropensityService
+from server.services.triggers import webhook_url
 from server.storage.audiences import Audiences, StoredAudience
 from server.storage.events import Events
 from server.storage.profiles import Profiles
+from server.storage.triggers import Triggers
 from server.storage.workspaces import Workspaces
 
 CHUNK = 500  # profiles evaluated per batch in a whole-workspace pass
@@ -57,9 +60,21 @@ def _system(workspace_id: str) -> Principal:
 
 
 def checked(
-    workspace: WorkspaceSettings, name: str, rule: Any, purpose: Purpose | None, audience_id: str = ""
+    workspace: WorkspaceSettings,
+    name: str,
+    rule: Any,
+    purpose: Purpose | None,
+    url: str | None,
+    audience_id: str = "",
 ) -> Audience:
     """The definition from its input, every refusal coded and naming the field."""
+    if url is not None:
+        try:
+            webhook_url(url)
+        except InvalidInput as refused:
+            raise InvalidInput(
+                refused.message.replace("`url`", "`webhookUrl`"), field="webhookUrl", code=refused.code
+            ) from None
     if not name.strip() or len(name) > MAX_NAME:
         raise InvalidInput(f"`name` must be 1 to {MAX_NAME} characters.", field="name", code="INVALID_NAME")
     if purpose is not None and purpose not in AUDIENCE_PURPOSES:
@@ -69,7 +84,7 @@ def checked(
             code="INVALID_PURPOSE",
         )
     parsed = parse(rule, is_personal=lambda trait: is_pii_trait(trait, workspace.pii_traits))
-    return Audience(audience_id, name, parsed, purpose)
+    return Audience(audience_id, name, parsed, purpose, url)
 
 
 @dataclass(frozen=True)
@@ -88,8 +103,10 @@ class AudienceService:
         ltv: LtvService,
         propensity: PropensityService,
         views: ProfileService,
+        deliveries: Triggers,
         clock: Callable[[], datetime],
     ) -> None:
+        self._deliveries = deliveries
         self._store = store
         self._profiles = profiles
         self._events = events
@@ -102,27 +119,42 @@ class AudienceService:
     # Definitions
 
     async def define(
-        self, principal: Principal, *, name: str, rule: Any, purpose: Purpose | None
-    ) -> StoredAudience:
-        """A new audience, its members evaluated at once; TOO_MANY_AUDIENCES past the cap."""
+        self,
+        principal: Principal,
+        *,
+        name: str,
+        rule: Any,
+        purpose: Purpose | None,
+        webhook_url: str | None = None,
+    ) -> tuple[StoredAudience, str | None]:
+        """A new audience, its members evaluated at once, and the secret that signs its webhooks
+        (shown once; None without a webhook); TOO_MANY_AUDIENCES past the cap."""
         workspace = await self._workspaces.get(principal.workspace_id)
-        audience = checked(workspace, name, rule, purpose)
+        audience = checked(workspace, name, rule, purpose, webhook_url)
         if await self._store.count(workspace.id) >= MAX_AUDIENCES:
             raise InvalidInput(
                 f"A workspace has at most {MAX_AUDIENCES} audiences.",
                 field="input",
                 code="TOO_MANY_AUDIENCES",
             )
-        stored = await self._store.insert(workspace.id, audience, self._clock())
+        secret = "whsec_" + secrets.token_urlsafe(24)
+        stored = await self._store.insert(workspace.id, audience, secret, self._clock())
         await self.refresh_workspace(workspace.id, only=[stored.audience])
-        return stored
+        return stored, secret if webhook_url is not None else None
 
     async def update(
-        self, principal: Principal, audience_id: str, *, name: str, rule: Any, purpose: Purpose | None
+        self,
+        principal: Principal,
+        audience_id: str,
+        *,
+        name: str,
+        rule: Any,
+        purpose: Purpose | None,
+        webhook_url: str | None = None,
     ) -> StoredAudience:
-        """The definition replaced (id and history stay) and its members re-evaluated."""
+        """The definition replaced (id, history and signing secret stay) and its members re-evaluated."""
         workspace = await self._workspaces.get(principal.workspace_id)
-        audience = checked(workspace, name, rule, purpose, audience_id)
+        audience = checked(workspace, name, rule, purpose, webhook_url, audience_id)
         if not await self._store.replace(workspace.id, audience, self._clock()):
             raise NotFound("No such audience.", field="id")
         await self.refresh_workspace(workspace.id, only=[audience])
@@ -266,7 +298,37 @@ class AudienceService:
             for m in await self._store.memberships_of(workspace.id, ids)
             if m.audience_id in scope
         }
-        await self._store.apply(workspace.id, sorted(wanted - held), sorted(held - wanted), now)
+        entered, left = await self._store.apply(
+            workspace.id, sorted(wanted - held), sorted(held - wanted), now
+        )
+        hooked = {a.id for a in audiences if a.webhook_url}
+        if hooked:
+            await self._owe(workspace.id, hooked, entered, left, now)
+
+    async def _owe(
+        self,
+        workspace_id: str,
+        hooked: set[str],
+        entered: list[tuple[str, str]],
+        left: list[tuple[str, str]],
+        now: datetime,
+    ) -> None:
+        """A webhook per entry and exit of audiences that have one, sent (signed, retried, logged) by
+        the triggers' delivery loop. The body carries ids only: no personal data."""
+        owed: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
+        for change, pairs in (("ENTERED", entered), ("EXITED", left)):
+            for audience_id, profile_id in pairs:
+                if audience_id in hooked:
+                    body = {
+                        "audience": audience_id,
+                        "change": change,
+                        "profileId": profile_id,
+                        "at": now.isoformat(),
+                    }
+                    delivery = f"{audience_id}:{profile_id}:{change}:{now.isoformat()}"
+                    owed.setdefault(audience_id, []).append((delivery, profile_id, body))
+        for audience_id, rows in owed.items():
+            await self._deliveries.owe_many(workspace_id, audience_id, rows, now)
 
     async def _facts(
         self, workspace: WorkspaceSettings, audiences: list[Audience], profiles: list[Profile], now: datetime

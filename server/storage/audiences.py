@@ -56,6 +56,7 @@ def _audience(doc: Document) -> StoredAudience:
             name=doc["name"],
             rule=parse(doc["rule"]),
             purpose=Purpose(purpose) if purpose else None,
+            webhook_url=doc.get("webhook_url"),
         ),
         doc["created_at"],
         doc["updated_at"],
@@ -70,13 +71,17 @@ class Audiences:
 
     # Definitions
 
-    async def insert(self, workspace_id: str, audience: Audience, now: datetime) -> StoredAudience:
+    async def insert(
+        self, workspace_id: str, audience: Audience, secret: str, now: datetime
+    ) -> StoredAudience:
         doc = {
             "_id": "aud_" + secrets.token_hex(8),
             "workspace_id": workspace_id,
             "name": audience.name,
             "purpose": audience.purpose.value if audience.purpose else None,
             "rule": to_data(audience.rule),
+            "webhook_url": audience.webhook_url,
+            "secret": secret,
             "created_at": now,
             "updated_at": now,
         }
@@ -91,6 +96,7 @@ class Audiences:
                     "name": audience.name,
                     "purpose": audience.purpose.value if audience.purpose else None,
                     "rule": to_data(audience.rule),
+                    "webhook_url": audience.webhook_url,
                     "updated_at": now,
                 }
             },
@@ -136,12 +142,12 @@ class Audiences:
 
     async def apply(
         self, workspace_id: str, entered: list[tuple[str, str]], left: list[tuple[str, str]], now: datetime
-    ) -> None:
+    ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         """Record entries and exits ((audience id, profile id) pairs): one write per collection.
         An entry another process recorded first (a duplicate `_id`) is not recorded twice in the
         history. Plain inserts: on the embedded database an upsert costs several times more."""
         if not entered and not left:
-            return
+            return [], []
         writes: list[Any] = [
             InsertOne(
                 {
@@ -173,6 +179,7 @@ class Audiences:
                 ],
                 ordered=False,
             )
+        return new, left
 
     async def members(self, audience_id: str, *, first: int, after: str | None) -> list[Membership]:
         """Members in profile-id order after the `after` profile id: a range scan of `_id`."""

@@ -53,9 +53,10 @@ def _events(users: set[str]) -> list[dict[str, Any]]:
 
 async def test_reports_restricted_to_an_audience_equal_reports_on_its_members_alone(api: Api) -> None:
     body = await api.gql(
-        "mutation($input: AudienceInput!) { defineAudience(input: $input) { id } }", {"input": SHOE_FANS}
+        "mutation($input: AudienceInput!) { defineAudience(input: $input) { audience { id } } }",
+        {"input": SHOE_FANS},
     )
-    audience = body["data"]["defineAudience"]["id"]
+    audience = body["data"]["defineAudience"]["audience"]["id"]
     await api.gql(TRACK, {"events": _events({"ana", "cy", "ben"})})
     restricted = await api.gql(REPORTS, {"audience": audience})
     assert "errors" not in restricted, restricted

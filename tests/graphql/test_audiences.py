@@ -4,18 +4,22 @@ from typing import Any
 
 import pytest
 
+from server.domain.triggers import signature
 from server.metrics import BACKGROUND_FAILURES
 from server.services.audiences import AudienceService
 from server.storage.audiences import Audiences
 from server.storage.events import Events
 from server.storage.profiles import Profiles
+from server.storage.triggers import Triggers
 from server.storage.workspaces import Workspaces
 from tests.conftest import Api, CommandLog
 from tests.factories import ALL_GRANTED, ago, iso, track
 from tests.graphql.test_track_events import TRACK
+from tests.graphql.test_triggers import Receiver, receiver  # noqa: F401 - the fixture
+from tests.graphql.test_triggers import _service as trigger_service
 
 DEFINE = """mutation($input: AudienceInput!) { defineAudience(input: $input) {
-  id name purpose rule definition size } }"""
+  audience { id name purpose rule definition size } webhookSecret } }"""
 UPDATE = """mutation($id: ID!, $input: AudienceInput!) { updateAudience(id: $id, input: $input) {
   id name size } }"""
 MEMBERS = """query($id: ID!, $first: Int!, $after: String) { audience(id: $id) { size
@@ -48,7 +52,7 @@ def _shopper(user_id: str, category: str = "shoes", at: datetime | None = None) 
 async def _define(api: Api, definition: dict[str, Any], key: str | None = None) -> dict[str, Any]:
     body = await api.gql(DEFINE, {"input": definition}, **({"key": key} if key else {}))
     assert "errors" not in body, body
-    audience: dict[str, Any] = body["data"]["defineAudience"]
+    audience: dict[str, Any] = body["data"]["defineAudience"]["audience"]
     return audience
 
 
@@ -143,6 +147,7 @@ async def test_a_member_leaves_when_the_score_decays_below_the_threshold(api: Ap
         services.ltv,
         services.propensity,
         services.profiles,
+        Triggers(api.db),
         clock=lambda: later,
     )
     await moved.run_once()
@@ -329,3 +334,32 @@ async def test_failed_upkeep_never_fails_the_ingest_and_is_counted(
     body = await api.gql(TRACK, {"events": _shopper("ana")})
     assert body["data"]["trackEvents"]["accepted"] == 3
     assert failures._value.get() == before + 1
+
+
+async def test_entries_and_exits_are_sent_as_signed_webhooks_with_ids_only(
+    api: Api,
+    receiver: Receiver,  # noqa: F811 - the fixture imported from the triggers tests
+) -> None:
+    body = await api.gql(DEFINE, {"input": {**HIGH_INTENT_SHOES, "webhookUrl": receiver.url}})
+    created = body["data"]["defineAudience"]
+    secret, audience_id = created["webhookSecret"], created["audience"]["id"]
+    await api.gql(TRACK, {"events": _shopper("ana")})
+    await api.gql(SET_CONSENT, {"input": {"userId": "ana", "purpose": "PERSONALIZATION", "granted": False}})
+    now = datetime.now(UTC)
+    await trigger_service(api, now).run_once()  # the receiver fails the first one
+    await trigger_service(api, now + timedelta(minutes=1)).run_once()  # retried after the back-off
+    delivered = [json.loads(body) for _, body in receiver.received]
+    ana = (await api.db["profiles"].find_one({"user_id": "ana"}))["_id"]
+    assert sorted((d["change"], d["profileId"], d["audience"]) for d in delivered[1:]) == [
+        ("ENTERED", ana, audience_id),
+        ("EXITED", ana, audience_id),
+    ]
+    assert set(delivered[0]) == {"audience", "change", "profileId", "at"}
+    headers, raw = receiver.received[-1]
+    expected = signature(secret, headers["x-granular-timestamp"], raw)
+    assert headers["x-granular-signature"] == f"sha256={expected}"
+
+
+async def test_a_webhook_url_must_be_http(api: Api) -> None:
+    body = await api.gql(DEFINE, {"input": {**HIGH_INTENT_SHOES, "webhookUrl": "file:///etc/passwd"}})
+    assert body["errors"][0]["extensions"] == {"code": "INVALID_URL", "field": "webhookUrl"}

@@ -20,5 +20,6 @@ class UpdateAudience:
             name=input.name,
             rule=input.rule.data(),
             purpose=Purpose[input.purpose.name] if input.purpose else None,
+            webhook_url=input.webhook_url,
         )
         return Audience.of(stored)

@@ -124,6 +124,10 @@ class AudienceInput:
     name: str
     rule: AudienceRuleInput
     purpose: AudiencePurpose | None = None
+    webhook_url: str | None = strawberry.field(
+        default=None,
+        description="Told of each entry and exit (ids only), signed and retried like trigger webhooks.",
+    )
 
 
 @strawberry.type(description="A live, consent-aware segment of profiles.")
@@ -133,6 +137,7 @@ class Audience:
     purpose: AudiencePurpose | None
     rule: JSON = strawberry.field(description="The rule, in the shape of AudienceRuleInput.")  # type: ignore[valid-type]
     definition: str = strawberry.field(description="The rule in plain words.")
+    webhook_url: str | None
     created_at: datetime
     updated_at: datetime
 
@@ -156,9 +161,19 @@ class Audience:
             purpose=AudiencePurpose[audience.purpose.name] if audience.purpose else None,
             rule=to_data(audience.rule),
             definition=describe(audience.rule),
+            webhook_url=audience.webhook_url,
             created_at=stored.created_at,
             updated_at=stored.updated_at,
         )
+
+
+@strawberry.type(
+    description="A new audience: `webhookSecret` signs its webhooks (X-Granular-Signature) and is shown "
+    "once; null without a webhook."
+)
+class NewAudience:
+    audience: Audience
+    webhook_secret: str | None
 
 
 @strawberry.type(description="An audience's size at the end of one UTC day.")
