@@ -243,10 +243,12 @@ class AudienceService:
         """The membership of the profiles a committed unit changed. A failure here never fails the
         ingest (its data is committed): it is logged and counted, and the background pass repairs."""
         try:
-            audiences = [a.audience for a in await self._store.of_workspace(workspace_id)]
-            if audiences:
-                workspace = await self._workspaces.get(workspace_id)
-                await self._settle(workspace, audiences, list(profiles), self._clock())
+            # The unit's own budget does not cover this: a large unit gets a page read's budget.
+            with pymongo.timeout(PAGE_READ_SECONDS):
+                audiences = [a.audience for a in await self._store.of_workspace(workspace_id)]
+                if audiences:
+                    workspace = await self._workspaces.get(workspace_id)
+                    await self._settle(workspace, audiences, list(profiles), self._clock())
         except Exception as error:  # the events are stored; membership catches up in the next pass
             gave_up("audiences", error)
 
