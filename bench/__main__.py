@@ -242,19 +242,19 @@ def _ltv_section(uri: str, tmp: Path, sizes: list[int]) -> str:
 
 def _audiences_section(uri: str, root: Path, n: int, members: int) -> str:
     without, with_twenty = asyncio.run(audiences.ingest_with_and_without(uri, root, n, PROFILE_POOL))
-    api, raw = audiences.listing(uri, root, members)
     rows = [
         (
             "ingest, POST /v1/batch, 4 clients: 20 audiences ÷ none",
             f"{with_twenty.rate:,.0f} ÷ {without.rate:,.0f} events/s",
             f"{with_twenty.rate / without.rate:.2f}×",
-        ),
-        (
-            f"listing a {members:,}-member audience (pages of 500) ÷ raw scan of the same `_id` range",
-            f"{api:,.0f} ÷ {raw:,.0f} profiles/s",
-            f"{api / raw:.2f}×",
-        ),
+        )
     ]
+    listed = f"listing a {members:,}-member audience (pages of 500) ÷ raw scan of the same `_id` range"
+    try:
+        api, raw = audiences.listing(uri, root, members)
+        rows.append((listed, f"{api:,.0f} ÷ {raw:,.0f} profiles/s", f"{api / raw:.2f}×"))
+    except Exception as error:  # the ingest figures stand on their own
+        rows.append((listed, f"failed: {type(error).__name__}", "—"))
     header = ("audiences (same run, same database server)", "measured", "ratio")
     return "### Audiences (goal: ingest with 20 audiences ≥ 0.85× without)\n\n" + _table(rows, header)
 

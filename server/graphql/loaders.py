@@ -68,6 +68,10 @@ class Loaders:
         self.audiences_by_profile_id: DataLoader[str, list[StoredAudience]] = DataLoader(
             _by(lambda ids: services.audiences.of_profiles(principal(), ids), str)
         )
+        # Audiences reached through many profiles are counted once per request.
+        self.size_by_audience_id: DataLoader[str, int] = DataLoader(
+            _by(lambda ids: services.audiences.sizes(principal(), ids), str)
+        )
         self.traits_by_profile: DataLoader[Profile, dict[str, Any]] = DataLoader(
             _by(lambda profiles: services.profiles.traits(principal(), profiles), _profile_id),
             cache_key_fn=_profile_id,

@@ -143,7 +143,7 @@ class Audience:
 
     @strawberry.field(description="How many profiles are members now.")
     async def size(self, info: Info) -> int:
-        return await info.context.services.audiences.size(info.context.principal, str(self.id))
+        return await info.context.loaders.size_by_audience_id.load(str(self.id))
 
     @strawberry.field(description="The members in profile-id order, Relay-style (1 to 500 per page).")
     async def members(self, info: Info, first: int = 50, after: str | None = None) -> ProfileConnection:
