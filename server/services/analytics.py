@@ -18,7 +18,7 @@ from server.domain.attribution import (
     TimelineEvent,
     paths_for_profile,
 )
-from server.domain.errors import InvalidInput, NotFound
+from server.domain.errors import InvalidInput
 from server.domain.funnel import Step, funnel, progress
 from server.domain.top_paths import PathStat, top_paths
 from server.domain.workspace import PAID_CHANNELS
@@ -80,12 +80,6 @@ class AnalyticsService:
         self._clock = clock
         self._audiences = audiences
 
-    async def _audience(self, principal: Principal, audience: str | None) -> str | None:
-        """The audience id when the workspace has it; NOT_FOUND (naming `audience`) otherwise."""
-        if audience is not None and await self._audiences.get(principal.workspace_id, audience) is None:
-            raise NotFound("No such audience.", field="audience")
-        return audience
-
     async def _paths(self, principal: Principal, window: Window) -> AsyncIterator[Path]:
         workspace = await self._workspaces.get(principal.workspace_id)
         paid = PAID_CHANNELS if workspace.paid_touches_need_advertising else ()
@@ -100,7 +94,7 @@ class AnalyticsService:
                 since=since,
                 until=window.end,
                 paid_channels_need_advertising=paid,
-                audience=await self._audience(principal, window.audience),
+                audience=await self._audiences.restriction(principal.workspace_id, window.audience),
             ):
                 timeline = sorted(
                     (
@@ -169,7 +163,7 @@ class AnalyticsService:
                     names=sorted(set(steps)),
                     since=start,
                     until=end,
-                    audience=await self._audience(principal, audience),
+                    audience=await self._audiences.restriction(principal.workspace_id, audience),
                 )
                 if (reached := progress(sequence, steps, window))
             ]

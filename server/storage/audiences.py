@@ -17,6 +17,7 @@ from pymongo.errors import BulkWriteError
 
 from privacy.purposes import Purpose
 from server.domain.audience import Audience, parse, to_data
+from server.domain.errors import NotFound
 from server.storage.client import Database, Document
 
 _END = "\uffff"  # after every character a profile id uses: the upper bound of an audience's range
@@ -106,6 +107,13 @@ class Audiences:
     async def get(self, workspace_id: str, audience_id: str) -> StoredAudience | None:
         doc = await self._audiences.find_one({"_id": audience_id})
         return _audience(doc) if doc and doc["workspace_id"] == workspace_id else None
+
+    async def restriction(self, workspace_id: str, audience_id: str | None) -> str | None:
+        """The audience id a report is restricted to, when the workspace has it (None: no
+        restriction); NOT_FOUND naming `audience` otherwise, as for an id that does not exist."""
+        if audience_id is not None and await self.get(workspace_id, audience_id) is None:
+            raise NotFound("No such audience.", field="audience")
+        return audience_id
 
     async def of_workspace(self, workspace_id: str) -> list[StoredAudience]:
         cursor = self._audiences.find({"workspace_id": workspace_id}).sort("created_at", 1)

@@ -29,7 +29,7 @@ class LtvQueries:
         services, principal = info.context.services, info.context.principal
         if await services.profiles.find(principal, profile_id=str(profile_id)) is None:
             return None
-        return Ltv.of(await services.ltv.value(principal, str(profile_id), as_of))
+        return Ltv.of(await services.ltv.value(principal, str(profile_id), as_of=as_of))
 
     @strawberry.field(
         description="Early micro-conversions (first session = first 30 minutes, before any purchase, below "
@@ -42,8 +42,14 @@ class LtvQueries:
         info: Info,
         from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
         to: datetime | None = None,
+        audience: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only the current members of this audience."),
+        ] = None,
     ) -> list[LtvDriver]:
-        found = await info.context.services.drivers.ltv(info.context.principal, from_, to)
+        found = await info.context.services.drivers.ltv(
+            info.context.principal, from_, to, str(audience) if audience is not None else None
+        )
         return [LtvDriver.of(d) for d in found]
 
     @strawberry.field(
