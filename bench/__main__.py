@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pymongo import MongoClient
 
-from bench import attribution, ceiling, history, ingest, ltv, page, profile_read
+from bench import attribution, audiences, ceiling, history, ingest, ltv, page, profile_read
 from bench.harness import Process, start_baseline, start_database, start_granular
 
 RESULTS = Path(__file__).parent / "results"
@@ -240,6 +240,25 @@ def _ltv_section(uri: str, tmp: Path, sizes: list[int]) -> str:
     return "### LTV fit (BG/NBD + Gamma-Gamma, plus the conversion model)\n\n" + _table(rows, header)
 
 
+def _audiences_section(uri: str, root: Path, n: int, members: int) -> str:
+    without, with_twenty = asyncio.run(audiences.ingest_with_and_without(uri, root, n, PROFILE_POOL))
+    rows = [
+        (
+            "ingest, POST /v1/batch, 4 clients: 20 audiences ÷ none",
+            f"{with_twenty.rate:,.0f} ÷ {without.rate:,.0f} events/s",
+            f"{with_twenty.rate / without.rate:.2f}×",
+        )
+    ]
+    listed = f"listing a {members:,}-member audience (pages of 500) ÷ raw scan of the same `_id` range"
+    try:
+        api, raw = audiences.listing(uri, root, members)
+        rows.append((listed, f"{api:,.0f} ÷ {raw:,.0f} profiles/s", f"{api / raw:.2f}×"))
+    except Exception as error:  # the ingest figures stand on their own
+        rows.append((listed, f"failed: {type(error).__name__}", "—"))
+    header = ("audiences (same run, same database server)", "measured", "ratio")
+    return "### Audiences (goal: ingest with 20 audiences ≥ 0.85× without)\n\n" + _table(rows, header)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the harness still works")
@@ -248,9 +267,12 @@ def main() -> None:
     parser.add_argument("--attribution", default="10000,100000", help="event counts for the attribution runs")
     parser.add_argument("--ltv", default="10000,100000", help="customer counts for the LTV fit runs")
     parser.add_argument(
+        "--audience-members", type=int, default=100_000, help="members of the audience listed"
+    )
+    parser.add_argument(
         "--only",
         nargs="*",
-        choices=["ingest", "profile", "page", "attribution", "ltv"],
+        choices=["ingest", "profile", "page", "attribution", "ltv", "audiences"],
         help="run only these sections",
     )
     args = parser.parse_args()
@@ -280,6 +302,13 @@ def main() -> None:
             # Attribution runs after ingest, on top of its data.
             ("attribution", "Attribution", lambda: _attribution_section(database.uri, granular, sizes)),
             ("ltv", "LTV fit", lambda: _ltv_section(database.uri, Path(tmp), ltv_sizes)),
+            (
+                "audiences",
+                "Audiences",
+                lambda: _audiences_section(
+                    database.uri, Path(tmp), n, 500 if args.smoke else args.audience_members
+                ),
+            ),
         ]
         runs = [(title, run) for key, title, run in every if not args.only or key in args.only]
         sections = []

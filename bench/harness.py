@@ -79,6 +79,7 @@ def start_granular(uri: str, database: str, data_dir: Path) -> Process:
         # Only the work measured: no trigger evaluator or retention sweep in the same process.
         "GRANULAR_TRIGGER_INTERVAL_SECONDS": "0",
         "GRANULAR_RETENTION_SWEEP_SECONDS": "0",
+        "GRANULAR_AUDIENCE_PASS_SECONDS": "0",
     }
     return Process([sys.executable, "-m", "server.cli", "serve"], env, "/readyz", data_dir / "granular.log")
 

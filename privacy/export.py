@@ -44,6 +44,10 @@ EXPORT_SCHEMA: Mapping[str, Any] = {
                     "traits": {"type": "object", "description": "all traits, personal ones decrypted"},
                     "consent": {"type": "object"},
                     "scores": {"type": "object"},
+                    "audiences": {
+                        "type": "object",
+                        "description": "audience memberships now and every entry and exit, with times",
+                    },
                 },
             },
         },

@@ -135,6 +135,7 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] = print) -
                 for name, interval, run_forever in (
                     ("triggers", settings.trigger_interval_seconds, services.triggers.run_forever),
                     ("retention", settings.retention_sweep_seconds, services.retention.run_forever),
+                    ("audiences", settings.audience_pass_seconds, services.audiences.run_forever),
                 )
                 if interval > 0
             ]

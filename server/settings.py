@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=6_000, ge=1)
     trigger_interval_seconds: float = Field(default=30.0, ge=0)  # 0 turns the evaluator off
     retention_sweep_seconds: float = Field(default=3600.0, ge=0)  # 0 turns the sweep off
+    audience_pass_seconds: float = Field(default=900.0, ge=0)  # 0 turns the audience pass off
     db_pool_size: int = Field(default=100, ge=1)
     max_in_flight: int = Field(default=64, ge=1)
     subscriptions_per_key: int = Field(default=100, ge=1)

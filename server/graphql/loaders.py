@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 from strawberry.dataloader import DataLoader
 
 from server.domain.access import Principal
+from server.domain.audience import StoredAudience
 from server.domain.customer_value import CustomerValue
 from server.domain.profile import Profile
 from server.domain.scoring import ScoreExplanation
@@ -33,8 +34,8 @@ def _profile_id(profile: Profile) -> str:
     return profile.id
 
 
-def _same(profile_id: str) -> str:
-    return profile_id
+def _same(key: str) -> str:
+    return key
 
 
 async def _ltv_values(
@@ -67,6 +68,13 @@ class Loaders:
         self.score_explanation_by_profile: DataLoader[Profile, ScoreExplanation | None] = DataLoader(
             _by(lambda profiles: services.profiles.explanations(principal(), profiles), _profile_id),
             cache_key_fn=_profile_id,
+        )
+        self.audiences_by_profile_id: DataLoader[str, list[StoredAudience]] = DataLoader(
+            _by(lambda ids: services.audiences.of_profiles(principal(), ids), _same)
+        )
+        # Audiences reached through many profiles are counted once per request.
+        self.size_by_audience_id: DataLoader[str, int] = DataLoader(
+            _by(lambda ids: services.audiences.sizes(principal(), ids), _same)
         )
         self.traits_by_profile: DataLoader[Profile, dict[str, Any]] = DataLoader(
             _by(lambda profiles: services.profiles.traits(principal(), profiles), _profile_id),

@@ -25,8 +25,10 @@ from server.domain.errors import GranularError
 from server.graphql.errors import error_codes
 from server.graphql.mutations.create_api_key import CreateApiKey
 from server.graphql.mutations.create_customer_token import CreateCustomerToken
+from server.graphql.mutations.define_audience import DefineAudience
 from server.graphql.mutations.define_event import DefineEvent
 from server.graphql.mutations.define_trigger import DefineTrigger
+from server.graphql.mutations.delete_audience import DeleteAudience
 from server.graphql.mutations.delete_trigger import DeleteTrigger
 from server.graphql.mutations.fit_models import FitModels
 from server.graphql.mutations.identify import Identify
@@ -41,11 +43,13 @@ from server.graphql.mutations.set_consent import SetConsent
 from server.graphql.mutations.set_my_consent import SetMyConsent
 from server.graphql.mutations.set_retention import SetRetention
 from server.graphql.mutations.track_events import TrackEvents
+from server.graphql.mutations.update_audience import UpdateAudience
 from server.graphql.mutations.update_trigger import UpdateTrigger
 from server.graphql.mutations.update_workspace_settings import UpdateWorkspaceSettings
 from server.graphql.operation_metrics import OperationMetrics
 from server.graphql.queries.api_keys import ApiKeyQueries
 from server.graphql.queries.attribution import AttributionQueries
+from server.graphql.queries.audiences import AudienceQueries
 from server.graphql.queries.channels import ChannelQueries
 from server.graphql.queries.compliance import ComplianceQueries
 from server.graphql.queries.consent_ledger import ConsentLedgerQueries
@@ -82,6 +86,7 @@ QUERY_AREAS: tuple[type, ...] = (
     ConsentLedgerQueries,
     DistributionQueries,
     ChannelQueries,
+    AudienceQueries,
 )
 MUTATIONS: tuple[type, ...] = (
     TrackEvents,
@@ -104,6 +109,9 @@ MUTATIONS: tuple[type, ...] = (
     SetMyConsent,
     RequestMyExport,
     RequestMyErasure,
+    DefineAudience,
+    UpdateAudience,
+    DeleteAudience,
 )
 
 Query = merge_types("Query", QUERY_AREAS)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from privacy.crypto import Keyring
 from server.domain.ingest import TransactionScope
 from server.services.analytics import AnalyticsService
+from server.services.audiences import AudienceService
 from server.services.audit import AuditService
 from server.services.capacity import DEFAULT_IN_FLIGHT, Capacity
 from server.services.channels import ChannelService
@@ -32,6 +33,7 @@ from server.services.triggers import TriggerService
 from server.services.vault import Vault
 from server.services.workspaces import WorkspaceService
 from server.storage.api_keys import ApiKeys
+from server.storage.audiences import Audiences
 from server.storage.audit_log import AuditLog
 from server.storage.client import Database
 from server.storage.consent_ledger import ConsentLedger
@@ -85,6 +87,7 @@ class Services:
     # other work that loads the database (e.g. an ingest writer) holds one with `capacity.admit(kind)`.
     capacity: Capacity
     distributions: DistributionService
+    audiences: AudienceService
 
     @classmethod
     def build(
@@ -104,6 +107,25 @@ class Services:
         receipts, triggers_store = Receipts(db), Triggers(db)
         vault = Vault(data_keys, keyring)
         channels, groups = ChannelService(CustomChannels(db)), Groups(db)
+        fits = ModelFits(db)
+        ltv = LtvService(events, fits, audit, clock)
+        propensity = PropensityService(events, fits, workspaces, clock)
+        feed = ProfileFeed(profiles, per_key=subscriptions_per_key)
+        profile_service = ProfileService(
+            profiles, events, merges, workspaces, vault, audit, clock, identities, feed, groups
+        )
+        audience_store = Audiences(db)
+        audiences = AudienceService(
+            audience_store,
+            profiles,
+            events,
+            workspaces,
+            ltv,
+            propensity,
+            profile_service,
+            triggers_store,
+            clock,
+        )
         writer = IngestWriter(
             db.client,
             IngestStores(
@@ -120,6 +142,7 @@ class Services:
             vault,
             clock=clock,
             committed=taxonomy.count_unplanned,
+            changed=audiences.after_ingest,
             scope=transaction_scope,
         )
         ingest = IngestService(
@@ -142,13 +165,7 @@ class Services:
             identities=identities,
             deliveries=triggers_store,
             audit_log=audit_log,
-        )
-        fits = ModelFits(db)
-        ltv = LtvService(events, fits, audit, clock)
-        propensity = PropensityService(events, fits, workspaces, clock)
-        feed = ProfileFeed(profiles, per_key=subscriptions_per_key)
-        profile_service = ProfileService(
-            profiles, events, merges, workspaces, vault, audit, clock, identities, feed, groups
+            audiences=audience_store,
         )
         consent = ConsentService(ledger, LedgerChains(db))
         dsr = DsrService(
@@ -173,10 +190,10 @@ class Services:
             profiles=profile_service,
             consent=consent,
             dsr=dsr,
-            analytics=AnalyticsService(events, workspaces, clock),
+            analytics=AnalyticsService(events, workspaces, clock, audience_store),
             ltv=ltv,
             propensity=propensity,
-            models=ModelService(ltv, propensity),
+            models=ModelService(ltv, propensity, fitted=audiences.after_fit),
             workspaces=workspace_service,
             triggers=triggers,
             retention=RetentionService(
@@ -195,11 +212,12 @@ class Services:
                 workspaces=workspace_service,
                 clock=clock,
             ),
-            drivers=DriverService(EarlyActivities(db)),
+            drivers=DriverService(EarlyActivities(db), audience_store),
             migrations=MigrationService(Migrations(db), profiles, identities, workspaces, vault, clock),
             channels=channels,
             capacity=capacity or Capacity(DEFAULT_IN_FLIGHT),
             distributions=DistributionService(profiles, events, workspaces, clock),
+            audiences=audiences,
         )
 
     async def ping(self) -> None:

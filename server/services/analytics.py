@@ -22,6 +22,7 @@ from server.domain.errors import InvalidInput
 from server.domain.funnel import Step, funnel, progress
 from server.domain.top_paths import PathStat, top_paths
 from server.domain.workspace import PAID_CHANNELS
+from server.storage.audiences import Audiences
 from server.storage.events import Events
 from server.storage.workspaces import Workspaces
 
@@ -36,6 +37,7 @@ class Window:
     lookback_days: int
     half_life_days: float
     group_by: GroupBy
+    audience: str | None = None  # only the audience's current members
 
 
 def _number(value: Any) -> float:
@@ -70,10 +72,13 @@ def _check(window: Window) -> None:
 
 
 class AnalyticsService:
-    def __init__(self, events: Events, workspaces: Workspaces, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, events: Events, workspaces: Workspaces, clock: Callable[[], datetime], audiences: Audiences
+    ) -> None:
         self._events = events
         self._workspaces = workspaces
         self._clock = clock
+        self._audiences = audiences
 
     async def _paths(self, principal: Principal, window: Window) -> AsyncIterator[Path]:
         workspace = await self._workspaces.get(principal.workspace_id)
@@ -89,6 +94,7 @@ class AnalyticsService:
                 since=since,
                 until=window.end,
                 paid_channels_need_advertising=paid,
+                audience=await self._audiences.restriction(principal.workspace_id, window.audience),
             ):
                 timeline = sorted(
                     (
@@ -136,6 +142,7 @@ class AnalyticsService:
         start: datetime | None,
         end: datetime | None,
         window_hours: int,
+        audience: str | None = None,
     ) -> list[Step]:
         """Profiles reaching each step in order within `window_hours` of their first step."""
         if not 1 <= len(steps) <= MAX_STEPS:
@@ -152,7 +159,11 @@ class AnalyticsService:
             progresses = [
                 reached
                 async for sequence in self._events.step_sequences(
-                    principal.workspace_id, names=sorted(set(steps)), since=start, until=end
+                    principal.workspace_id,
+                    names=sorted(set(steps)),
+                    since=start,
+                    until=end,
+                    audience=await self._audiences.restriction(principal.workspace_id, audience),
                 )
                 if (reached := progress(sequence, steps, window))
             ]

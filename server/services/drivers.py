@@ -10,6 +10,7 @@ from server.domain.errors import InvalidInput
 from server.domain.ltv_drivers import FIRST_SESSION, Driver, drivers, early_micro_conversions
 from server.domain.taxonomy import Phase
 from server.services.analytics import ANALYTICS_SECONDS
+from server.storage.audiences import Audiences
 from server.storage.early_activity import EarlyActivities, EarlyActivity
 
 
@@ -24,18 +25,23 @@ def _window(start: datetime | None, end: datetime | None) -> None:
 
 
 class DriverService:
-    def __init__(self, activities: EarlyActivities) -> None:
+    def __init__(self, activities: EarlyActivities, audiences: Audiences) -> None:
         self._activities = activities
+        self._audiences = audiences
 
-    async def ltv(self, principal: Principal, start: datetime | None, end: datetime | None) -> list[Driver]:
-        """Customers first seen in [start, end]: their first session's micro-conversions before any
-        purchase, against the value they produced after that session."""
+    async def ltv(
+        self, principal: Principal, start: datetime | None, end: datetime | None, audience: str | None = None
+    ) -> list[Driver]:
+        """Customers first seen in [start, end] (of them, the audience's current members, if given):
+        their first session's micro-conversions before any purchase, against the value they produced
+        after that session."""
         _window(start, end)
+        audience = await self._audiences.restriction(principal.workspace_id, audience)
         with pymongo.timeout(ANALYTICS_SECONDS):
             customers = [
                 (_early(s), s.value_after)
                 async for s in self._activities.starts(
-                    principal.workspace_id, window=FIRST_SESSION, since=start, until=end
+                    principal.workspace_id, window=FIRST_SESSION, since=start, until=end, audience=audience
                 )
             ]
         return drivers(customers)

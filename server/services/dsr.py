@@ -32,6 +32,7 @@ from server.domain.workspace import WorkspaceSettings
 from server.services.audit import AuditService
 from server.services.ingest import IngestService
 from server.services.vault import Vault
+from server.storage.audiences import Audiences
 from server.storage.audit_log import AuditLog
 from server.storage.client import Client
 from server.storage.consent_ledger import ConsentLedger
@@ -70,6 +71,7 @@ class Stores:
     identities: Identities
     deliveries: Triggers
     audit_log: AuditLog
+    audiences: Audiences
 
 
 class DsrService:
@@ -188,6 +190,7 @@ class DsrService:
             step = Step.DERIVED
             pseudonyms = {pid: self.pseudonym(ws, pid) for pid in ids}
             await s.deliveries.forget_profiles(ws, pseudonyms)
+            await s.audiences.forget_profiles(ws, ids)
             await s.requests.forget_profiles(ws, ids, keep=record.id)
             step = Step.AUDIT
             await s.requests.count_into(
@@ -370,6 +373,8 @@ class DsrService:
         profiles = await self._s.profiles.of_ids(ws, ids)
         keys = await self._vault.keys(ws, [p.id for p in profiles if p.pii])
         sections = [self._profile_section(ws, p, keys.get(p.id)) for p in profiles]
+        for section in sections:
+            section["audiences"] = await self._audiences_section(ws, section["id"])
         history = [
             {
                 "profileId": e.profile_id,
@@ -415,6 +420,24 @@ class DsrService:
         await self._audit.record_as(
             ws, "export-link", "dsr.export.downloaded", details={"request_id": record.id}
         )
+
+    async def _audiences_section(self, ws: str, profile_id: str) -> dict[str, Any]:
+        """The profile's audience memberships now and every entry and exit, with times."""
+        names = {a.audience.id: a.audience.name for a in await self._s.audiences.of_workspace(ws)}
+        return {
+            "memberships": [
+                {"audience": names.get(m.audience_id, m.audience_id), "since": m.since}
+                for m in await self._s.audiences.memberships_of(ws, [profile_id])
+            ],
+            "history": [
+                {
+                    "audience": names.get(c.audience_id, c.audience_id),
+                    "change": "ENTERED" if c.entered else "EXITED",
+                    "at": c.at,
+                }
+                for c in await self._s.audiences.history_of(ws, [profile_id])
+            ],
+        }
 
     def _profile_section(self, ws: str, profile: Profile, key: bytes | None) -> dict[str, Any]:
         traits: dict[str, Any] = {name: t.value for name, t in profile.traits.items()}

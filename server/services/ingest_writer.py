@@ -25,6 +25,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 from server.domain.errors import GranularError, Overloaded, Unavailable
 from server.domain.ingest import IngestResult, Rejection, TransactionScope
 from server.domain.message import Message
+from server.domain.profile import Profile
 from server.domain.workspace import WorkspaceSettings
 from server.metrics import INGEST_ATTEMPTS, INGEST_BATCHES, INGEST_UNITS
 from server.services.ingest_unit import IngestStores, Submission, UnitOfWork
@@ -44,6 +45,8 @@ UNIT_SECONDS = 60.0
 MAX_ATTEMPTS = 8
 
 Committed = Callable[[str, Counter[str], datetime], Awaitable[None]]
+# Told the profiles a committed unit changed (as the unit left them), after its transaction.
+Changed = Callable[[str, list[Profile]], Awaitable[None]]
 
 
 _CUSTOMERS_AT_ONCE = 16
@@ -108,6 +111,7 @@ class IngestWriter:
         *,
         clock: Callable[[], datetime],
         committed: Committed,
+        changed: Changed | None = None,
         scope: TransactionScope = TransactionScope.BATCH,
         max_queued: int = MAX_QUEUED_MESSAGES,
         max_unit: int = MAX_UNIT_MESSAGES,
@@ -118,6 +122,7 @@ class IngestWriter:
         self._vault = vault
         self._clock = clock
         self._committed = committed
+        self._changed = changed
         self._max_queued = max_queued
         self._max_unit = max_unit
         self._queue: deque[_Waiting] = deque()
@@ -269,6 +274,8 @@ class IngestWriter:
         INGEST_BATCHES.inc(len(submissions))
         if unit.unplanned:
             await self._committed(workspace.id, unit.unplanned, received_at)
+        if self._changed is not None and unit.changed:
+            await self._changed(workspace.id, [unit.profiles[p] for p in sorted(unit.changed)])
         return unit.results
 
 

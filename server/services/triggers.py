@@ -172,12 +172,11 @@ class TriggerService:
             await self._triggers.owe(workspace_id, trigger, profile.id, journey, body, now)
 
     async def _deliver(self, client: httpx.AsyncClient, delivery: Delivery, now: datetime) -> None:
-        secret = await self._triggers.secret(delivery.workspace_id, delivery.trigger_id)
-        rules = {t.id: t for t in await self._triggers.of_workspace(delivery.workspace_id)}
-        rule = rules.get(delivery.trigger_id)
-        if secret is None or rule is None:
+        endpoint = await self._triggers.endpoint(delivery.workspace_id, delivery.trigger_id)
+        if endpoint is None:
             await self._triggers.attempted(delivery.id, status="FAILED", last_status="trigger deleted")
             return
+        url, secret = endpoint
         body = json.dumps(delivery.body, sort_keys=True).encode()
         timestamp = str(int(now.timestamp()))
         headers = {
@@ -187,7 +186,7 @@ class TriggerService:
             "X-Granular-Delivery": delivery.id,
         }
         try:
-            response = await client.post(rule.url, content=body, headers=headers)
+            response = await client.post(url, content=body, headers=headers)
             outcome = str(response.status_code)
             delivered = response.is_success
         except httpx.HTTPError as error:

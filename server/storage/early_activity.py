@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from server.storage.client import Database, Document
+from server.storage.events import members_only
 
 _REVENUE: Document = {"$ifNull": ["$properties.revenue", {"$ifNull": ["$properties.value", 0]}]}
 
@@ -27,7 +28,13 @@ class EarlyActivities:
         self._collection = db["events"]
 
     async def starts(
-        self, workspace_id: str, *, window: timedelta, since: datetime | None, until: datetime | None
+        self,
+        workspace_id: str,
+        *,
+        window: timedelta,
+        since: datetime | None,
+        until: datetime | None,
+        audience: str | None = None,
     ) -> AsyncIterator[EarlyActivity]:
         """Profiles first seen in [since, until], counting only events collected under analytics
         consent (a profile without it appears in no analytics output)."""
@@ -66,6 +73,7 @@ class EarlyActivities:
                 }
             },
             *([{"$match": {"first": first_seen}}] if first_seen else []),
+            *members_only(audience),
         ]
         cursor = await self._collection.aggregate(pipeline, allowDiskUse=True, batchSize=500)
         async for doc in cursor:

@@ -15,6 +15,26 @@ from server.storage.client import Database, Document, delete_chunk
 from server.storage.retention import EXPIRE_AT
 
 
+def members_only(audience: str | None) -> list[Document]:
+    """Stages after a group by profile id that keep the audience's members only: a join on the
+    member documents' `_id` ("<audience>:<profile>"), inside the database."""
+    if audience is None:
+        return []
+    return [
+        {"$addFields": {"_member": {"$concat": [audience + ":", "$_id"]}}},
+        {
+            "$lookup": {
+                "from": "audience_members",
+                "localField": "_member",
+                "foreignField": "_id",
+                "as": "_in",
+            }
+        },
+        {"$match": {"_in.0": {"$exists": True}}},
+        {"$project": {"_in": 0, "_member": 0}},
+    ]
+
+
 def to_doc(workspace_id: str, event: StoredEvent) -> Document:
     doc: Document = {"_id": ObjectId(event.id)} if event.id else {}  # new events get theirs from the driver
     return doc | {
@@ -175,6 +195,7 @@ class Events:
         since: datetime | None,
         until: datetime | None,
         paid_channels_need_advertising: tuple[str, ...] = (),
+        audience: str | None = None,
     ) -> AsyncIterator[tuple[str, list[list[Any]]]]:
         """Per profile, its compact timeline [timestamp, channel|None, campaign, event, is_conversion,
         value], built by aggregation (it runs where the data is, on every shard), streamed one
@@ -210,6 +231,7 @@ class Events:
                     },
                 }
             },
+            *members_only(audience),
         ]
         cursor = await self._collection.aggregate(pipeline, allowDiskUse=True, batchSize=200)
         async for doc in cursor:
@@ -238,7 +260,13 @@ class Events:
             yield doc["_id"], finite
 
     async def step_sequences(
-        self, workspace_id: str, *, names: list[str], since: datetime | None, until: datetime | None
+        self,
+        workspace_id: str,
+        *,
+        names: list[str],
+        since: datetime | None,
+        until: datetime | None,
+        audience: str | None = None,
     ) -> AsyncIterator[list[tuple[datetime, str]]]:
         """Per profile, its events among `names` in time order (grouped by aggregation)."""
         match: Document = {"workspace_id": workspace_id, "event": {"$in": names}}
@@ -248,6 +276,7 @@ class Events:
             {"$match": match},
             {"$sort": {"profile_id": 1, "timestamp": 1}},
             {"$group": {"_id": "$profile_id", "e": {"$push": ["$timestamp", "$event"]}}},
+            *members_only(audience),
         ]
         cursor = await self._collection.aggregate(pipeline, allowDiskUse=True, batchSize=500)
         async for doc in cursor:
@@ -384,3 +413,26 @@ class Events:
             ]
             if events:
                 yield doc["_id"], events
+
+    async def times_of(
+        self, workspace_id: str, profile_ids: list[str], names: set[str], *, since: datetime
+    ) -> dict[str, dict[str, list[datetime]]]:
+        """Per profile and event name (of `names`), the times of its events at or after `since` whose
+        consent snapshot granted personalization, from one query on the profile index (name, time and
+        consent are checked here: the embedded database evaluates extra filter conditions slowly)."""
+        found: dict[str, dict[str, list[datetime]]] = {}
+        if not profile_ids or not names:
+            return found
+        cursor = self._collection.find(
+            {"workspace_id": workspace_id, "profile_id": {"$in": profile_ids}},
+            {"profile_id": 1, "event": 1, "timestamp": 1, "consent.personalization": 1},
+            batch_size=1000,
+        )
+        async for doc in cursor:
+            if (
+                doc["event"] in names
+                and doc["timestamp"] >= since
+                and doc.get("consent", {}).get("personalization")
+            ):
+                found.setdefault(doc["profile_id"], {}).setdefault(doc["event"], []).append(doc["timestamp"])
+        return found

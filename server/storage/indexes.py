@@ -106,6 +106,13 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="due"),
         IndexModel([("workspace_id", ASCENDING), ("created_at", DESCENDING)], name="log"),
     ],
+    # Members are read by `_id` ranges ("<audience>:<profile>"); a profile's by this single field.
+    "audiences": [IndexModel([("workspace_id", ASCENDING)], name="by_workspace")],
+    "audience_members": [IndexModel([("profile_id", ASCENDING)], name="by_profile")],
+    "audience_changes": [
+        IndexModel([("audience_id", ASCENDING), ("at", ASCENDING)], name="by_audience_time"),
+        IndexModel([("profile_id", ASCENDING)], name="by_profile"),
+    ],
     "model_fits": [
         IndexModel([("workspace_id", ASCENDING), ("kind", ASCENDING), ("as_of", DESCENDING)], name="latest"),
     ],

@@ -244,6 +244,12 @@ class Profiles:
         async for doc in cursor:
             yield of_doc(doc)
 
+    async def live(self, workspace_id: str) -> AsyncIterator[Profile]:
+        """Every live profile of the workspace, streamed in `_id` order (whole-workspace passes)."""
+        cursor = self._collection.find({"workspace_id": workspace_id, "merged_into": None}, batch_size=500)
+        async for doc in cursor.sort("_id", 1):
+            yield of_doc(doc)
+
     async def workspace_ids(self) -> list[str]:
         return [str(w) for w in await self._collection.distinct("workspace_id")]
 

@@ -57,6 +57,7 @@ class Triggers:
         self._triggers = db["triggers"]
         self._deliveries = db["deliveries"]
         self._profiles = db["profiles"]
+        self._audiences = db["audiences"]
 
     async def insert(self, workspace_id: str, trigger: Trigger, secret: str, now: datetime) -> Trigger:
         doc = {
@@ -101,9 +102,43 @@ class Triggers:
         """Every workspace's triggers: the background evaluator serves them all."""
         return [(doc["workspace_id"], _trigger(doc)) async for doc in self._triggers.find({})]
 
-    async def secret(self, workspace_id: str, trigger_id: str) -> str | None:
-        doc = await self._triggers.find_one({"_id": trigger_id, "workspace_id": workspace_id}, {"secret": 1})
-        return doc["secret"] if doc else None
+    async def endpoint(self, workspace_id: str, source_id: str) -> tuple[str, str] | None:
+        """(url, signing secret) of what owes a delivery: a trigger, or an audience with a webhook;
+        None when it is gone (or has no webhook any more)."""
+        for collection in (self._triggers, self._audiences):
+            doc = await collection.find_one(
+                {"_id": source_id}, {"workspace_id": 1, "url": 1, "webhook_url": 1, "secret": 1}
+            )
+            if doc is not None and doc["workspace_id"] == workspace_id:
+                url = doc.get("url") or doc.get("webhook_url")
+                return (url, doc["secret"]) if url else None
+        return None
+
+    async def owe_many(
+        self, workspace_id: str, source_id: str, owed: list[tuple[str, str, dict[str, Any]]], now: datetime
+    ) -> None:
+        """Deliveries owed by a source other than a trigger (an audience's entries and exits):
+        (delivery id, profile id, body) each, one write; the delivery loop sends them like any other."""
+        if not owed:
+            return
+        await self._deliveries.insert_many(
+            [
+                {
+                    "_id": delivery_id,
+                    "workspace_id": workspace_id,
+                    "trigger_id": source_id,
+                    "profile_id": profile_id,
+                    "body": body,
+                    "status": "PENDING",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    "last_status": None,
+                }
+                for delivery_id, profile_id, body in owed
+            ],
+            ordered=False,
+        )
 
     async def candidates(self, workspace_id: str, trigger: Trigger, now: datetime) -> list[Profile]:
         """Live profiles whose open journey reached the phase, was active since the rule's `since` and

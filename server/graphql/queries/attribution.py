@@ -11,6 +11,12 @@ from server.graphql.permissions import allow
 from server.graphql.types.attribution import AttributionGroup, AttributionModel, AttributionReport
 from server.services.analytics import Window
 
+AUDIENCE = "Only the current members of this audience (joined inside the database)."
+
+
+def _id(audience: strawberry.ID | None) -> str | None:
+    return str(audience) if audience is not None else None
+
 
 async def _reports(
     info: Info,
@@ -20,8 +26,9 @@ async def _reports(
     lookback_days: int,
     half_life_days: float,
     group_by: GroupBy,
+    audience: strawberry.ID | None,
 ) -> dict[Model, AttributionReport]:
-    window = Window(conversion, start, end, lookback_days, half_life_days, group_by)
+    window = Window(conversion, start, end, lookback_days, half_life_days, group_by, _id(audience))
     memo = info.context.memo
     if window not in memo:
         # Sibling fields resolve concurrently: they share the one in-flight computation.
@@ -55,8 +62,9 @@ class AttributionQueries:
         from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
         to: datetime | None = None,
         lookback_days: int = 30,
+        audience: Annotated[strawberry.ID | None, strawberry.argument(description=AUDIENCE)] = None,
     ) -> list[TopPath]:
-        window = Window(conversion, from_, to, lookback_days, 7.0, GroupBy.EVENT)
+        window = Window(conversion, from_, to, lookback_days, 7.0, GroupBy.EVENT, _id(audience))
         stats = await info.context.services.analytics.top_paths(info.context.principal, window, first)
         return [
             TopPath(
@@ -83,8 +91,11 @@ class AttributionQueries:
         lookback_days: int = 30,
         half_life_days: float = 7,
         group_by: AttributionGroup = GroupBy.CHANNEL,
+        audience: Annotated[strawberry.ID | None, strawberry.argument(description=AUDIENCE)] = None,
     ) -> AttributionReport:
-        reports = await _reports(info, conversion, from_, to, lookback_days, half_life_days, group_by)
+        reports = await _reports(
+            info, conversion, from_, to, lookback_days, half_life_days, group_by, audience
+        )
         return reports[model]
 
     @strawberry.field(
@@ -100,6 +111,9 @@ class AttributionQueries:
         lookback_days: int = 30,
         half_life_days: float = 7,
         group_by: AttributionGroup = GroupBy.CHANNEL,
+        audience: Annotated[strawberry.ID | None, strawberry.argument(description=AUDIENCE)] = None,
     ) -> list[AttributionReport]:
-        reports = await _reports(info, conversion, from_, to, lookback_days, half_life_days, group_by)
+        reports = await _reports(
+            info, conversion, from_, to, lookback_days, half_life_days, group_by, audience
+        )
         return [reports[model] for model in Model]

@@ -34,8 +34,17 @@ class FunnelQueries:
         from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
         to: datetime | None = None,
         window_hours: int = 720,
+        audience: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only the current members of this audience."),
+        ] = None,
     ) -> Funnel:
         rows = await info.context.services.analytics.funnel(
-            info.context.principal, steps, from_, to, window_hours
+            info.context.principal,
+            steps,
+            from_,
+            to,
+            window_hours,
+            str(audience) if audience is not None else None,
         )
         return Funnel(steps=[FunnelStep(**vars(r)) for r in rows])

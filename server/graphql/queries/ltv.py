@@ -42,8 +42,14 @@ class LtvQueries:
         info: Info,
         from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
         to: datetime | None = None,
+        audience: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only the current members of this audience."),
+        ] = None,
     ) -> list[LtvDriver]:
-        found = await info.context.services.drivers.ltv(info.context.principal, from_, to)
+        found = await info.context.services.drivers.ltv(
+            info.context.principal, from_, to, str(audience) if audience is not None else None
+        )
         return [LtvDriver.of(d) for d in found]
 
     @strawberry.field(

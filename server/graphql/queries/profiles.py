@@ -79,6 +79,12 @@ class ProfileQueries:
     ) -> ProfileConnection:
         services, principal = info.context.services, info.context.principal
         f = filter or ProfileFilter()
+        if f.audience is not None:
+            return ProfileConnection.of(
+                await services.audiences.members(
+                    principal, str(f.audience), first=first, after=after, narrowed=f.narrowed
+                )
+            )
         page = await services.profiles.search(
             principal,
             user_id=f.user_id,

@@ -1,6 +1,6 @@
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -15,6 +15,9 @@ from server.graphql.types.enums import ConsentSource, Phase, Purpose
 from server.graphql.types.ltv import Ltv
 from server.graphql.types.scalars import JSON
 from server.services.profiles import ProfileView
+
+if TYPE_CHECKING:
+    from server.graphql.types.audience import Audience
 
 
 @strawberry.type(description="Decayed interest in a category or product type.")
@@ -125,6 +128,16 @@ class Profile:
             return None
         return await info.context.loaders.conversion_probability_by_profile_id.load(self.source.id)
 
+    @strawberry.field(description="The audiences the profile is a member of now.")
+    async def audiences(
+        self, info: Info
+    ) -> list[Annotated["Audience", strawberry.lazy("server.graphql.types.audience")]]:
+        from server.graphql.types.audience import Audience
+
+        return [
+            Audience.of(a) for a in await info.context.loaders.audiences_by_profile_id.load(self.source.id)
+        ]
+
     @strawberry.field(description="Lifetime value: history and predictions (see Query.ltv).")
     async def ltv(self, info: Info, as_of: datetime | None = None) -> Ltv:
         return Ltv.of(await info.context.loaders.ltv_by_profile_id.load((self.source.id, as_of)))
@@ -192,3 +205,13 @@ class ProfileFilter:
     email: str | None = None
     phone: str | None = None
     seen_after: datetime | None = None
+    audience: strawberry.ID | None = strawberry.field(
+        default=None, description="Members of this audience (not combined with the other criteria)."
+    )
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether a criterion other than `audience` is given."""
+        return any(
+            v is not None for v in (self.user_id, self.anonymous_id, self.email, self.phone, self.seen_after)
+        )

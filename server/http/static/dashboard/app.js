@@ -163,9 +163,9 @@ async function attribution() {
   const groupBy = $("group-by").value;
   const { from, to } = range();
   const [data, events] = await Promise.all([
-    gql(`query($from: DateTime, $to: DateTime, $groupBy: AttributionGroup) {
-      attributionComparison(from: $from, to: $to, groupBy: $groupBy) {
-        model totalConversions totalValue rows { key conversions value share } } }`, { from, to, groupBy }),
+    gql(`query($from: DateTime, $to: DateTime, $groupBy: AttributionGroup, $audience: ID) {
+      attributionComparison(from: $from, to: $to, groupBy: $groupBy, audience: $audience) {
+        model totalConversions totalValue rows { key conversions value share } } }`, { from, to, groupBy, audience: chosenAudience() }),
     groupBy === "EVENT" ? taxonomy() : Promise.resolve(new Map()),
   ]);
   return showAttribution(data.attributionComparison, groupBy, events);
@@ -210,8 +210,9 @@ function showAttribution(reports, groupBy, events) {
 
 async function funnel() {
   const steps = $("steps").value.split(",").map((s) => s.trim()).filter(Boolean);
-  const data = await gql(`query($steps: [String!]!, $from: DateTime, $to: DateTime) {
-    funnel(steps: $steps, from: $from, to: $to) { steps { name profiles conversionFromPrevious dropOff } } }`, { steps, ...range() });
+  const data = await gql(`query($steps: [String!]!, $from: DateTime, $to: DateTime, $audience: ID) {
+    funnel(steps: $steps, from: $from, to: $to, audience: $audience) { steps { name profiles conversionFromPrevious dropOff } } }`,
+  { steps, ...range(), audience: chosenAudience() });
   const rows = data.funnel.steps;
   if (!rows.length || rows[0].profiles === 0) {
     clear("funnel-chart"); $("funnel-dropoff").replaceChildren();
@@ -373,11 +374,65 @@ async function act(event) {
   await requests();
 }
 
+// --- audiences ---------------------------------------------------------------------------------------
+
+// Views whose reports can be restricted to an audience's members (the selector shows only there).
+const BY_AUDIENCE = new Set(["attribution", "funnel"]);
+let audienceCount = 0;
+
+function audienceSelector() {
+  $("audience-choice").hidden = !audienceCount || !BY_AUDIENCE.has(current);
+}
+
+function chosenAudience() {
+  return $("audience-filter").value || null;
+}
+
+function audienceChoices(list) {
+  const keep = (id) => { const select = $(id); const value = select.value; return [select, value]; };
+  const [filter, filtered] = keep("audience-filter");
+  filter.replaceChildren(element("option", "Everyone"), ...list.map((a) => { const o = element("option", a.name); o.value = a.id; return o; }));
+  filter.firstChild.value = "";
+  filter.value = list.some((a) => a.id === filtered) ? filtered : "";
+  const [pick, picked] = keep("audience-pick");
+  pick.replaceChildren(...list.map((a) => { const o = element("option", a.name); o.value = a.id; return o; }));
+  if (list.some((a) => a.id === picked)) pick.value = picked;
+  audienceCount = list.length;
+  audienceSelector();
+}
+
+// The selector on the report views: keys that may not list audiences (COMPLIANCE) simply do not see it.
+async function loadAudienceChoices() {
+  try {
+    audienceChoices((await gql("{ audiences { id name } }")).audiences);
+  } catch {
+    audienceCount = 0;
+    audienceSelector();
+  }
+}
+
+async function audiences() {
+  const list = (await gql("{ audiences { id name definition purpose size } }", {}, { fresh: true })).audiences;
+  audienceChoices(list);
+  fill("audiences-table", list.map((a) => row([a.name, a.definition, a.purpose ? humanize(a.purpose.toLowerCase()) : "—", num(whole.format(a.size))])),
+    "No audiences yet: define one with the defineAudience mutation (see the README).", 4);
+  if (!list.length) { clear("audience-chart"); return "No audiences defined."; }
+  const chosen = list.find((a) => a.id === $("audience-pick").value) || list[0];
+  const { from, to } = range();
+  const end = to ? new Date(to) : new Date();
+  const start = from ? new Date(Math.max(new Date(from).getTime(), end.getTime() - 365 * DAY)) : new Date(end.getTime() - 89 * DAY);
+  const history = (await gql(`query($id: ID!, $from: DateTime!, $to: DateTime!) {
+    audienceSizeHistory(id: $id, from: $from, to: $to) { day size } }`, { id: chosen.id, from: start.toISOString(), to: end.toISOString() })).audienceSizeHistory;
+  draw("audience-chart", { type: "line", data: { labels: history.map((p) => p.day.slice(0, 10)),
+    datasets: [{ label: chosen.name, data: history.map((p) => p.size), borderColor: PALETTE[0], backgroundColor: PALETTE[0] }] } });
+  return `${whole.format(list.length)} audiences; ${chosen.name}: ${whole.format(chosen.size)} members now.`;
+}
+
 // --- navigation ---------------------------------------------------------------------------------------
 
 // Each view loads and draws its data and returns its status line; a view left before it finished
 // does not overwrite the status of the one shown now.
-const VIEWS = { attribution, funnel, scores, ltv, compliance, profile: async () => "" };
+const VIEWS = { attribution, funnel, scores, ltv, audiences, compliance, profile: async () => "" };
 const WITHOUT_DATES = new Set(["profile", "compliance"]);
 let current = "attribution";
 
@@ -388,6 +443,7 @@ async function show(view) {
   document.querySelectorAll(".view").forEach((s) => { s.hidden = s.id !== view; });
   document.querySelectorAll("#tabs button").forEach((b) => b.classList.toggle("active", b.dataset.view === view));
   $("range").hidden = WITHOUT_DATES.has(view);
+  audienceSelector();
   status("Loading…");
   try {
     const text = await VIEWS[view]();
@@ -409,7 +465,10 @@ function signedIn() {
   $("welcome").hidden = has;
   answers.clear();
   const asked = location.hash.slice(1);
-  if (has) show(Object.hasOwn(VIEWS, asked) ? asked : current);
+  if (has) {
+    loadAudienceChoices();
+    show(Object.hasOwn(VIEWS, asked) ? asked : current);
+  }
 }
 
 function legend() {
@@ -430,6 +489,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("range-preset").addEventListener("change", presetChanged);
   ["range-from", "range-to"].forEach((id) => $(id).addEventListener("change", () => { $("range-preset").value = "custom"; reload(); }));
   ["group-by", "model", "measure"].forEach((id) => $(id).addEventListener("change", () => show("attribution")));
+  $("audience-filter").addEventListener("change", reload);
+  $("audience-pick").addEventListener("change", () => show("audiences"));
   $("funnel-form").addEventListener("submit", (e) => { e.preventDefault(); show("funnel"); });
   $("profile-form").addEventListener("submit", guarded(profile));
   $("subject-form").addEventListener("submit", guarded(findSubject));

@@ -1,0 +1,224 @@
+"""The audiences, audience_members and audience_changes collections.
+
+A member's document id is "<audience id>:<profile id>", so an audience's member list, in profile-id
+order, is a range scan of the `_id` index (the cheapest read on every MongoDB, the embedded one too);
+a profile's memberships are found by the single-field `profile_id` index. Each entry and exit is one
+document of audience_changes (audience, profile, +1/−1, time): the size history is a running sum.
+"""
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pymongo import DeleteOne, InsertOne
+from pymongo.errors import BulkWriteError
+
+from privacy.purposes import Purpose
+from server.domain.audience import Audience, StoredAudience, parse, to_data
+from server.domain.errors import NotFound
+from server.storage.client import Database, Document
+
+_END = "\uffff"  # after every character a profile id uses: the upper bound of an audience's range
+
+
+@dataclass(frozen=True)
+class Membership:
+    audience_id: str
+    profile_id: str
+    since: datetime
+
+
+@dataclass(frozen=True)
+class Change:
+    audience_id: str
+    profile_id: str
+    entered: bool
+    at: datetime
+
+
+def _member_id(audience_id: str, profile_id: str) -> str:
+    return f"{audience_id}:{profile_id}"
+
+
+def _audience(doc: Document) -> StoredAudience:
+    purpose = doc.get("purpose")
+    return StoredAudience(
+        Audience(
+            id=doc["_id"],
+            name=doc["name"],
+            rule=parse(doc["rule"]),
+            purpose=Purpose(purpose) if purpose else None,
+            webhook_url=doc.get("webhook_url"),
+        ),
+        doc["created_at"],
+        doc["updated_at"],
+    )
+
+
+class Audiences:
+    def __init__(self, db: Database) -> None:
+        self._audiences = db["audiences"]
+        self._members = db["audience_members"]
+        self._changes = db["audience_changes"]
+
+    # Definitions
+
+    async def insert(
+        self, workspace_id: str, audience: Audience, secret: str, now: datetime
+    ) -> StoredAudience:
+        doc = {
+            "_id": "aud_" + secrets.token_hex(8),
+            "workspace_id": workspace_id,
+            "name": audience.name,
+            "purpose": audience.purpose.value if audience.purpose else None,
+            "rule": to_data(audience.rule),
+            "webhook_url": audience.webhook_url,
+            "secret": secret,
+            "created_at": now,
+            "updated_at": now,
+        }
+        await self._audiences.insert_one(doc)
+        return _audience(doc)
+
+    async def replace(self, workspace_id: str, audience: Audience, now: datetime) -> bool:
+        result = await self._audiences.update_one(
+            {"_id": audience.id, "workspace_id": workspace_id},
+            {
+                "$set": {
+                    "name": audience.name,
+                    "purpose": audience.purpose.value if audience.purpose else None,
+                    "rule": to_data(audience.rule),
+                    "webhook_url": audience.webhook_url,
+                    "updated_at": now,
+                }
+            },
+        )
+        return result.matched_count == 1
+
+    async def get(self, workspace_id: str, audience_id: str) -> StoredAudience | None:
+        doc = await self._audiences.find_one({"_id": audience_id})
+        return _audience(doc) if doc and doc["workspace_id"] == workspace_id else None
+
+    async def restriction(self, workspace_id: str, audience_id: str | None) -> str | None:
+        """The audience id a report is restricted to, when the workspace has it (None: no
+        restriction); NOT_FOUND naming `audience` otherwise, as for an id that does not exist."""
+        if audience_id is not None and await self.get(workspace_id, audience_id) is None:
+            raise NotFound("No such audience.", field="audience")
+        return audience_id
+
+    async def of_workspace(self, workspace_id: str) -> list[StoredAudience]:
+        cursor = self._audiences.find({"workspace_id": workspace_id}).sort("created_at", 1)
+        return [_audience(doc) async for doc in cursor]
+
+    async def count(self, workspace_id: str) -> int:
+        return await self._audiences.count_documents({"workspace_id": workspace_id})
+
+    async def workspace_ids(self) -> list[str]:
+        return [str(w) for w in await self._audiences.distinct("workspace_id")]
+
+    async def delete(self, workspace_id: str, audience_id: str) -> bool:
+        """The definition, its members and its history; False if there was no such audience."""
+        result = await self._audiences.delete_one({"_id": audience_id, "workspace_id": workspace_id})
+        if result.deleted_count == 0:
+            return False
+        await self._members.delete_many(_range(audience_id))
+        await self._changes.delete_many({"audience_id": audience_id})
+        return True
+
+    # Membership
+
+    async def memberships_of(self, workspace_id: str, profile_ids: Iterable[str]) -> list[Membership]:
+        """Every membership of these profiles, from one query on the `profile_id` index."""
+        ids = sorted(set(profile_ids))
+        if not ids:
+            return []
+        cursor = self._members.find({"profile_id": {"$in": ids}})
+        return [
+            Membership(doc["audience_id"], doc["profile_id"], doc["since"])
+            async for doc in cursor
+            if doc["workspace_id"] == workspace_id
+        ]
+
+    async def apply(
+        self, workspace_id: str, entered: list[tuple[str, str]], left: list[tuple[str, str]], now: datetime
+    ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """Record entries and exits ((audience id, profile id) pairs): one write per collection.
+        An entry another process recorded first (a duplicate `_id`) is not recorded twice in the
+        history. Plain inserts: on the embedded database an upsert costs several times more."""
+        if not entered and not left:
+            return [], []
+        writes: list[Any] = [
+            InsertOne(
+                {
+                    "_id": _member_id(a, p),
+                    "workspace_id": workspace_id,
+                    "audience_id": a,
+                    "profile_id": p,
+                    "since": now,
+                }
+            )
+            for a, p in entered
+        ]
+        writes += [DeleteOne({"_id": _member_id(a, p)}) for a, p in left]
+        duplicates: set[int] = set()
+        try:
+            await self._members.bulk_write(writes, ordered=False)
+        except BulkWriteError as error:
+            failed = error.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in failed):
+                raise
+            duplicates = {e["index"] for e in failed}
+        new = [pair for i, pair in enumerate(entered) if i not in duplicates]
+        changes = [(a, p, 1) for a, p in new] + [(a, p, -1) for a, p in left]
+        if changes:
+            await self._changes.insert_many(
+                [
+                    {"workspace_id": workspace_id, "audience_id": a, "profile_id": p, "delta": d, "at": now}
+                    for a, p, d in changes
+                ],
+                ordered=False,
+            )
+        return new, left
+
+    async def members(self, audience_id: str, *, first: int, after: str | None) -> list[Membership]:
+        """Members in profile-id order after the `after` profile id: a range scan of `_id`."""
+        bounds = _range(audience_id)
+        if after is not None:
+            bounds["_id"]["$gt"] = _member_id(audience_id, after)
+        cursor = self._members.find(bounds).sort("_id", 1).limit(first)
+        return [Membership(doc["audience_id"], doc["profile_id"], doc["since"]) async for doc in cursor]
+
+    async def size(self, audience_id: str) -> int:
+        return await self._members.count_documents(_range(audience_id))
+
+    async def changes(self, audience_id: str, until: datetime) -> list[tuple[datetime, int]]:
+        """(time, +1/−1) of every entry and exit up to `until`."""
+        cursor = self._changes.find({"audience_id": audience_id}, {"at": 1, "delta": 1})
+        return [(doc["at"], doc["delta"]) async for doc in cursor if doc["at"] < until]
+
+    async def history_of(self, workspace_id: str, profile_ids: list[str]) -> list[Change]:
+        """Every entry and exit of these profiles, oldest first (for an export)."""
+        if not profile_ids:
+            return []
+        cursor = self._changes.find({"profile_id": {"$in": sorted(set(profile_ids))}})
+        found = [
+            Change(doc["audience_id"], doc["profile_id"], doc["delta"] > 0, doc["at"])
+            async for doc in cursor
+            if doc["workspace_id"] == workspace_id
+        ]
+        return sorted(found, key=lambda c: c.at)
+
+    async def forget_profiles(self, workspace_id: str, profile_ids: list[str]) -> int:
+        """Every membership and every recorded entry or exit of these profiles (erasure)."""
+        if not profile_ids:
+            return 0
+        query = {"workspace_id": workspace_id, "profile_id": {"$in": sorted(set(profile_ids))}}
+        members = await self._members.delete_many(query)
+        changes = await self._changes.delete_many(query)
+        return members.deleted_count + changes.deleted_count
+
+
+def _range(audience_id: str) -> Document:
+    return {"_id": {"$gt": _member_id(audience_id, ""), "$lt": _member_id(audience_id, _END)}}
