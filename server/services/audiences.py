@@ -46,7 +46,7 @@ from server.storage.audiences import Audiences
 from server.storage.events import Events
 from server.storage.profiles import Profiles
 from server.storage.triggers import Triggers
-from server.storage.workspaces import Workspaces
+from server.storage.workspaces import CACHE_SIZE, Recent, Workspaces
 
 CHUNK = 500  # profiles evaluated per batch in a whole-workspace pass
 MAX_HISTORY_DAYS = 366
@@ -116,6 +116,9 @@ class AudienceService:
         self._propensity = propensity
         self._views = views
         self._clock = clock
+        # Upkeep runs after every ingest unit: the definitions come from a short per-process cache
+        # (a change made here forgets it at once; other processes see it within seconds).
+        self._defined = Recent[list[Audience]]("audiences", CACHE_SIZE)
 
     # Definitions
 
@@ -140,6 +143,7 @@ class AudienceService:
             )
         secret = "whsec_" + secrets.token_urlsafe(24)
         stored = await self._store.insert(workspace.id, audience, secret, self._clock())
+        self._defined.forget(workspace.id)
         await self.refresh_workspace(workspace.id, only=[stored.audience])
         return stored, secret if webhook_url is not None else None
 
@@ -158,6 +162,7 @@ class AudienceService:
         audience = checked(workspace, name, rule, purpose, webhook_url, audience_id)
         if not await self._store.replace(workspace.id, audience, self._clock()):
             raise NotFound("No such audience.", field="id")
+        self._defined.forget(workspace.id)
         await self.refresh_workspace(workspace.id, only=[audience])
         return await self.get(principal, audience_id)
 
@@ -165,6 +170,7 @@ class AudienceService:
         """The audience, its members and its history; NOT_FOUND if there is none."""
         if not await self._store.delete(principal.workspace_id, audience_id):
             raise NotFound("No such audience.", field="id")
+        self._defined.forget(principal.workspace_id)
 
     async def all(self, principal: Principal) -> list[StoredAudience]:
         return await self._store.of_workspace(principal.workspace_id)
@@ -248,12 +254,15 @@ class AudienceService:
         try:
             # The unit's own budget does not cover this: a large unit gets a page read's budget.
             with pymongo.timeout(PAGE_READ_SECONDS):
-                audiences = [a.audience for a in await self._store.of_workspace(workspace_id)]
+                audiences = await self._defined.get(workspace_id, lambda: self._audiences_of(workspace_id))
                 if audiences:
                     workspace = await self._workspaces.get(workspace_id)
                     await self._settle(workspace, audiences, list(profiles), self._clock())
         except Exception as error:  # the events are stored; membership catches up in the next pass
             gave_up("audiences", error)
+
+    async def _audiences_of(self, workspace_id: str) -> list[Audience]:
+        return [a.audience for a in await self._store.of_workspace(workspace_id)]
 
     async def refresh_workspace(self, workspace_id: str, *, only: list[Audience] | None = None) -> None:
         """Re-evaluate every live profile of the workspace (for `only` these audiences, else all),

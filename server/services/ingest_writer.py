@@ -14,9 +14,10 @@ import logging
 import random
 import traceback
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import pymongo
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -46,7 +47,7 @@ MAX_ATTEMPTS = 8
 
 Committed = Callable[[str, Counter[str], datetime], Awaitable[None]]
 # Told the profiles a committed unit changed (as the unit left them), after its transaction.
-Changed = Callable[[str, list[Profile]], Awaitable[None]]
+Changed = Callable[[str, list[Profile]], Coroutine[Any, Any, None]]
 
 
 _CUSTOMERS_AT_ONCE = 16
@@ -128,6 +129,9 @@ class IngestWriter:
         self._queue: deque[_Waiting] = deque()
         self._queued = 0
         self._drain: asyncio.Task[None] | None = None
+        # What follows the last committed unit (audience upkeep): it runs while the next unit is
+        # written, and the unit's callers are answered once it is done.
+        self._following: asyncio.Task[None] | None = None
 
     async def write(self, workspace: WorkspaceSettings, submission: Submission) -> IngestResult:
         """Store the submission's messages (in a unit with whatever else is waiting); its result."""
@@ -192,8 +196,17 @@ class IngestWriter:
                 else:
                     _settle(waiting.future, result=result)
             return
-        for waiting, result in zip(unit, results, strict=True):
-            _settle(waiting.future, result=result)
+        following = self._following
+        if following is None or following.done():
+            for waiting, result in zip(unit, results, strict=True):
+                _settle(waiting.future, result=result)
+            return
+
+        def answer(_: asyncio.Task[None]) -> None:
+            for waiting, result in zip(unit, results, strict=True):
+                _settle(waiting.future, result=result)
+
+        following.add_done_callback(answer)
 
     async def _isolate(self, workspace: WorkspaceSettings, submission: Submission) -> IngestResult:
         """The submission written in halves until the messages that fail on their own are found."""
@@ -275,8 +288,16 @@ class IngestWriter:
         if unit.unplanned:
             await self._committed(workspace.id, unit.unplanned, received_at)
         if self._changed is not None and unit.changed:
-            await self._changed(workspace.id, [unit.profiles[p] for p in sorted(unit.changed)])
+            await self._follow(self._changed(workspace.id, [unit.profiles[p] for p in sorted(unit.changed)]))
         return unit.results
+
+    async def _follow(self, upkeep: Coroutine[Any, Any, None]) -> None:
+        """Upkeep of committed units runs one at a time, in commit order (the one before is awaited
+        first), so at most one runs beside the writer and a profile's state is never applied out of
+        order."""
+        if self._following is not None:
+            await self._following
+        self._following = asyncio.create_task(upkeep)
 
 
 async def _commit(session: AsyncClientSession, tries: int = 3) -> None:

@@ -22,7 +22,7 @@ _EVERY_WORKSPACE = ""
 T = TypeVar("T")
 
 
-class _Recent(Generic[T]):
+class Recent(Generic[T]):
     """Values remembered for CACHE_SECONDS, at most `size` of them (least recently used go first); a
     change made by this process forgets its entry at once."""
 
@@ -47,9 +47,9 @@ class _Recent(Generic[T]):
 class Workspaces:
     def __init__(self, db: Database, cache_size: int = CACHE_SIZE) -> None:
         self._collection = db["workspaces"]
-        self._settings = _Recent[WorkspaceSettings]("workspace_settings", cache_size)
-        self._generations = _Recent[int]("token_generations", cache_size)
-        self._origins = _Recent[frozenset[str]]("allowed_origins", 1)
+        self._settings = Recent[WorkspaceSettings]("workspace_settings", cache_size)
+        self._generations = Recent[int]("token_generations", cache_size)
+        self._origins = Recent[frozenset[str]]("allowed_origins", 1)
 
     async def get(self, workspace_id: str) -> WorkspaceSettings:
         return await self._settings.get(workspace_id, lambda: self._read(workspace_id))

@@ -77,6 +77,7 @@ async def test_every_filter_of_a_batch_is_an_id_lookup_or_an_indexed_in(stack: S
         ("profiles", ("_id",)),
         ("events", ("message_id", "workspace_id")),  # the unique index (workspace_id, message_id)
         ("taxonomy", ("workspace_id",)),  # the workspace's own event definitions, cached for 5 s
+        ("audiences", ("workspace_id",)),  # the definitions audience upkeep needs, cached for 5 s
         ("workspaces", ("_id",)),
     }, shapes
     updates = [u["q"] for name, body in stack.commands() if name == "update" for u in body["updates"]]
