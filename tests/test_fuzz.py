@@ -10,11 +10,24 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from schemathesis.graphql import nodes
 
 from server.settings import Settings
 from tests.conftest import ADMIN_KEY, assert_no_pii, served
 
 ROOT = Path(__file__).resolve().parents[1]
+# JSON inputs (an audience rule's trait value) get scalars of every kind a caller may send.
+schemathesis.graphql.scalar(
+    "JSON",
+    st.one_of(
+        st.text(max_size=20).map(nodes.String),
+        st.integers(-(2**31), 2**31 - 1).map(nodes.Int),
+        st.floats(allow_nan=False, allow_infinity=False).map(nodes.Float),
+        st.booleans().map(nodes.Boolean),
+        st.just(nodes.Null),
+    ),
+)
 SCHEMA = schemathesis.graphql.from_path(ROOT / "schema.graphql")
 EMAIL = "fuzz.subject@example.com"
 ROLES = ("INGEST", "PERSONALIZATION", "ANALYST", "COMPLIANCE", "ADMIN")
