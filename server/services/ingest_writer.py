@@ -10,6 +10,7 @@ message that fails alone is found: that message is rejected by its index and the
 """
 
 import asyncio
+import contextlib
 import logging
 import random
 import traceback
@@ -46,7 +47,8 @@ UNIT_SECONDS = 60.0
 MAX_ATTEMPTS = 8
 
 Committed = Callable[[str, Counter[str], datetime], Awaitable[None]]
-# Told the profiles a committed unit changed (as the unit left them), after its transaction.
+# Told the profiles a committed unit changed (as the unit left them), after its transaction; it
+# reports its own failures (the unit's data is committed whatever it does).
 Changed = Callable[[str, list[Profile]], Coroutine[Any, Any, None]]
 
 
@@ -296,7 +298,8 @@ class IngestWriter:
         first), so at most one runs beside the writer and a profile's state is never applied out of
         order."""
         if self._following is not None:
-            await self._following
+            with contextlib.suppress(Exception):  # its failure is its own: never the next unit's
+                await self._following
         self._following = asyncio.create_task(upkeep)
 
 

@@ -7,6 +7,7 @@ from server.domain.access import Principal, Role
 from server.domain.errors import Overloaded
 from server.domain.ingest import TransactionScope
 from server.domain.message import Identifiers, Message
+from server.domain.profile import Profile
 from server.services import Services
 from server.services.ingest_unit import Submission
 from server.services.ingest_writer import per_customer
@@ -63,3 +64,29 @@ async def test_more_than_the_writer_queues_is_shed_at_once(stack: Stack) -> None
     assert all(r.retry_after == 1 for r in shed)
     stored = sum(r.accepted for r in results if not isinstance(r, BaseException))
     assert await stack.db["events"].count_documents({}) == stored
+
+
+async def test_callers_are_answered_once_the_upkeep_of_their_unit_is_done(stack: Stack) -> None:
+    writer = stack.services.ingest._writer
+    done: list[str] = []
+
+    async def upkeep(workspace_id: str, profiles: list[Profile]) -> None:
+        await asyncio.sleep(0.05)
+        done.extend(p.id for p in profiles)
+
+    writer._changed = upkeep
+    await stack.services.ingest.ingest(stack.ingest, [track(anonymous_id="waits-for-upkeep")])
+    assert len(done) == 1
+
+
+async def test_an_upkeep_that_fails_never_fails_the_next_unit(stack: Stack) -> None:
+    writer = stack.services.ingest._writer
+
+    async def broken(workspace_id: str, profiles: list[Profile]) -> None:
+        raise RuntimeError("upkeep bug")
+
+    writer._changed = broken
+    first = await stack.services.ingest.ingest(stack.ingest, [track(anonymous_id="first")])
+    second = await stack.services.ingest.ingest(stack.ingest, [track(anonymous_id="second")])
+    assert (first.accepted, second.accepted, second.rejected) == (1, 1, [])
+    assert await stack.db["events"].count_documents({}) == 2
