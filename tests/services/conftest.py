@@ -56,6 +56,7 @@ async def _stack(uri: str, log: CommandLog, *, drop: bool) -> AsyncIterator[Stac
         keyring = new_keyring()
         services = Services.build(db, keyring)
         await services.migrations.run_pending()
+        log.seen.clear()  # what an earlier test recorded is not this one's
         yield Stack(services=services, db=db, log=log, keyring=keyring)
     finally:
         if drop:
