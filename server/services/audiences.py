@@ -312,9 +312,13 @@ class AudienceService:
             for m in await self._store.memberships_of(workspace.id, ids)
             if m.audience_id in scope
         }
-        entered, left = await self._store.apply(
-            workspace.id, sorted(wanted - held), sorted(held - wanted), now
-        )
+        entering = wanted - held
+        if entering:
+            # A profile erased since its unit committed must not come back as a member (the erasure
+            # already forgot its memberships): entries are only made for profiles that still exist.
+            alive = await self._profiles.existing(workspace.id, sorted({p for _, p in entering}))
+            entering = {(a, p) for a, p in entering if p in alive}
+        entered, left = await self._store.apply(workspace.id, sorted(entering), sorted(held - wanted), now)
         hooked = {a.id for a in audiences if a.webhook_url}
         if hooked:
             await self._owe(workspace.id, hooked, entered, left, now)

@@ -9,7 +9,7 @@ from server.metrics import BACKGROUND_FAILURES
 from server.services.audiences import AudienceService
 from server.storage.audiences import Audiences
 from server.storage.events import Events
-from server.storage.profiles import Profiles
+from server.storage.profiles import Profiles, of_doc
 from server.storage.triggers import Triggers
 from server.storage.workspaces import Workspaces
 from tests.conftest import Api, CommandLog
@@ -298,6 +298,18 @@ async def test_erasure_removes_every_trace_of_membership(api: Api) -> None:
         assert await api.db[name].count_documents({"profile_id": ana}) == 0
         assert ana not in str(await api.db[name].find({}).to_list())
     assert await _members(api, audience["id"]) == ["ben"]
+
+
+async def test_an_upkeep_that_runs_after_the_erasure_does_not_bring_the_member_back(api: Api) -> None:
+    await _define(api, HIGH_INTENT_SHOES)
+    await api.gql(TRACK, {"events": _shopper("ana")})
+    doc = await api.db["profiles"].find_one({"user_id": "ana"})
+    erase = """mutation { requestErasure(subject: {userId: "ana"}, regulation: GDPR) { status } }"""
+    assert (await api.gql(erase))["data"]["requestErasure"]["status"] == "COMPLETED"
+    # The upkeep of a unit that committed just before the erasure, running just after it.
+    await api.app.state.services.audiences.after_ingest(doc["workspace_id"], [of_doc(doc)])
+    for name in ("audience_members", "audience_changes"):
+        assert await api.db[name].count_documents({"profile_id": doc["_id"]}) == 0
 
 
 async def test_an_export_includes_memberships_and_their_history(api: Api) -> None:
