@@ -291,7 +291,13 @@ class AudienceService:
                 while rows := await self._store.members(audience.id, first=CHUNK, after=after):
                     gone += [(audience.id, m.profile_id) for m in rows if m.profile_id not in live]
                     after = rows[-1].profile_id
-                await self._store.apply(workspace_id, [], gone, now)
+                if not gone:
+                    continue
+                ids = sorted({profile_id for _, profile_id in gone})
+                # Erased or expired: nothing of them stays, their history included; merged away: an exit.
+                vanished = set(ids) - await self._profiles.existing(workspace_id, ids)
+                await self._store.forget_profiles(workspace_id, sorted(vanished))
+                await self._store.apply(workspace_id, [], [g for g in gone if g[1] not in vanished], now)
 
     async def after_fit(self, workspace_id: str) -> None:
         """Models were refitted: audiences reading LTV or conversion probability are re-evaluated."""

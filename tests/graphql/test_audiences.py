@@ -312,6 +312,17 @@ async def test_an_upkeep_that_runs_after_the_erasure_does_not_bring_the_member_b
         assert await api.db[name].count_documents({"profile_id": doc["_id"]}) == 0
 
 
+async def test_the_background_pass_forgets_members_whose_profile_is_gone(api: Api) -> None:
+    audience = await _define(api, HIGH_INTENT_SHOES)
+    await api.gql(TRACK, {"events": [*_shopper("ana"), *_shopper("ben")]})
+    ana = await api.db["profiles"].find_one({"user_id": "ana"})
+    await api.db["profiles"].delete_one({"_id": ana["_id"]})  # as if expired, or erased mid-upkeep
+    await api.app.state.services.audiences.run_once()
+    for name in ("audience_members", "audience_changes"):
+        assert await api.db[name].count_documents({"profile_id": ana["_id"]}) == 0
+    assert await _members(api, audience["id"]) == ["ben"]
+
+
 async def test_an_export_includes_memberships_and_their_history(api: Api) -> None:
     await _define(api, HIGH_INTENT_SHOES)
     await api.gql(TRACK, {"events": _shopper("ana")})
