@@ -152,6 +152,16 @@ class StoredAudience:
 
 
 @dataclass(frozen=True)
+class MembershipChange:
+    """A profile entering (or leaving) an audience, as recorded."""
+
+    audience_id: str
+    profile_id: str
+    entered: bool
+    at: datetime
+
+
+@dataclass(frozen=True)
 class Facts:
     """What rules read about one profile at one moment (scores already decayed to that moment)."""
 

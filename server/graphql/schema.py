@@ -63,6 +63,7 @@ from server.graphql.queries.taxonomy import TaxonomyQueries
 from server.graphql.queries.triggers import TriggerQueries
 from server.graphql.queries.workspace import WorkspaceQueries
 from server.graphql.rate_limit import RateLimit
+from server.graphql.subscriptions.audience_changes import AudienceChangesSubscription
 from server.graphql.subscriptions.profile_scores import ProfileScoresSubscription
 
 logger = logging.getLogger("granular.graphql")
@@ -116,7 +117,7 @@ MUTATIONS: tuple[type, ...] = (
 
 Query = merge_types("Query", QUERY_AREAS)
 Mutation = merge_types("Mutation", MUTATIONS)
-Subscription = merge_types("Subscription", (ProfileScoresSubscription,))
+Subscription = merge_types("Subscription", (ProfileScoresSubscription, AudienceChangesSubscription))
 
 
 def _codes(error: BaseException) -> str:

@@ -10,6 +10,7 @@ from server.services.analytics import AnalyticsService
 from server.services.audiences import AudienceService
 from server.services.audit import AuditService
 from server.services.capacity import DEFAULT_IN_FLIGHT, Capacity
+from server.services.change_feed import DEFAULT_SUBSCRIPTIONS_PER_KEY, ChangeFeed, SubscriptionQuota
 from server.services.channels import ChannelService
 from server.services.consent import ConsentService
 from server.services.customer_tokens import CustomerTokenService
@@ -24,7 +25,6 @@ from server.services.keys import KeyService
 from server.services.ltv import LtvService
 from server.services.migrations import MigrationService
 from server.services.models import ModelService
-from server.services.profile_feed import DEFAULT_SUBSCRIPTIONS_PER_KEY, ProfileFeed
 from server.services.profiles import ProfileService
 from server.services.propensity import PropensityService
 from server.services.retention import RetentionService, RetentionStores
@@ -110,11 +110,25 @@ class Services:
         fits = ModelFits(db)
         ltv = LtvService(events, fits, audit, clock)
         propensity = PropensityService(events, fits, workspaces, clock)
-        feed = ProfileFeed(profiles, per_key=subscriptions_per_key)
+        quota = SubscriptionQuota(subscriptions_per_key)
+        feed = ChangeFeed(
+            "profile_feed",
+            profiles.change_feed,
+            quota,
+            subject=lambda profile: profile.id,
+            item=lambda profile: profile.id,
+        )
         profile_service = ProfileService(
             profiles, events, merges, workspaces, vault, audit, clock, identities, feed, groups
         )
         audience_store = Audiences(db)
+        audience_feed = ChangeFeed(
+            "audience_feed",
+            audience_store.change_feed,
+            quota,
+            subject=lambda change: change.audience_id,
+            item=lambda change: change.profile_id,
+        )
         audiences = AudienceService(
             audience_store,
             profiles,
@@ -124,6 +138,7 @@ class Services:
             propensity,
             profile_service,
             triggers_store,
+            audience_feed,
             clock,
         )
         writer = IngestWriter(

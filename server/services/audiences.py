@@ -9,7 +9,7 @@ per profile, and writes entries and exits with their time.
 
 import asyncio
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +26,7 @@ from server.domain.audience import (
     Audience,
     Facts,
     LtvMeasure,
+    MembershipChange,
     StoredAudience,
     daily_sizes,
     facts_of,
@@ -38,6 +39,7 @@ from server.domain.paging import PAGE_READ_SECONDS, Page, encode_cursor, page_re
 from server.domain.profile import Profile
 from server.domain.workspace import WorkspaceSettings
 from server.services.background import gave_up
+from server.services.change_feed import ChangeFeed
 from server.services.ltv import LtvService
 from server.services.profiles import ProfileService, ProfileView
 from server.services.propensity import PropensityService
@@ -105,9 +107,11 @@ class AudienceService:
         propensity: PropensityService,
         views: ProfileService,
         deliveries: Triggers,
+        feed: ChangeFeed[MembershipChange],
         clock: Callable[[], datetime],
     ) -> None:
         self._deliveries = deliveries
+        self._feed = feed
         self._store = store
         self._profiles = profiles
         self._events = events
@@ -231,6 +235,15 @@ class AudienceService:
             if m.audience_id in audiences:
                 result[m.profile_id].append(audiences[m.audience_id])
         return result
+
+    async def watch(self, principal: Principal, audience_id: str) -> AsyncIterator[MembershipChange]:
+        """Each entry and exit from now on (a slow reader gets only a profile's latest change).
+        NOT_FOUND for an audience the workspace does not have; TOO_MANY_SUBSCRIPTIONS past the key's cap."""
+        if await self._store.get(principal.workspace_id, audience_id) is None:
+            raise NotFound("No such audience.", field="audienceId")
+        async with self._feed.subscribe(principal, audience_id, field="audienceId") as changes:
+            async for change in changes:
+                yield change
 
     async def size_history(
         self, principal: Principal, audience_id: str, start: datetime, end: datetime

@@ -30,7 +30,7 @@ from server.domain.scoring import (
 from server.domain.taxonomy import Phase
 from server.domain.workspace import WorkspaceSettings
 from server.services.audit import AuditService
-from server.services.profile_feed import ProfileFeed
+from server.services.change_feed import ChangeFeed
 from server.services.vault import Vault
 from server.storage.events import Events
 from server.storage.groups import Groups
@@ -77,7 +77,7 @@ class ProfileService:
         audit: AuditService,
         clock: Callable[[], datetime],
         identities: Identities,
-        feed: ProfileFeed,
+        feed: ChangeFeed[Profile],
         groups: Groups,
     ) -> None:
         self._identities = identities
@@ -300,7 +300,7 @@ class ProfileService:
         profile = await self.find(principal, profile_id=profile_id)
         if profile is None:
             raise NotFound("No profile has this `profileId` in the key's workspace.", field="profileId")
-        async with self._feed.subscribe(principal, profile.id) as changes:
+        async with self._feed.subscribe(principal, profile.id, field="profileId") as changes:
             last = (await self.view(principal, profile)).scores
             yield last
             async for changed in changes:

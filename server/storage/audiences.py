@@ -7,7 +7,7 @@ document of audience_changes (audience, profile, +1/−1, time): the size histor
 """
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,9 +16,9 @@ from pymongo import DeleteOne, InsertOne
 from pymongo.errors import BulkWriteError
 
 from privacy.purposes import Purpose
-from server.domain.audience import Audience, StoredAudience, parse, to_data
+from server.domain.audience import Audience, MembershipChange, StoredAudience, parse, to_data
 from server.domain.errors import NotFound
-from server.storage.client import Database, Document
+from server.storage.client import Database, Document, StreamPosition, watch
 
 _END = "\uffff"  # after every character a profile id uses: the upper bound of an audience's range
 
@@ -28,14 +28,6 @@ class Membership:
     audience_id: str
     profile_id: str
     since: datetime
-
-
-@dataclass(frozen=True)
-class Change:
-    audience_id: str
-    profile_id: str
-    entered: bool
-    at: datetime
 
 
 def _member_id(audience_id: str, profile_id: str) -> str:
@@ -198,16 +190,21 @@ class Audiences:
         cursor = self._changes.find({"audience_id": audience_id}, {"at": 1, "delta": 1})
         return [(doc["at"], doc["delta"]) async for doc in cursor if doc["at"] < until]
 
-    async def history_of(self, workspace_id: str, profile_ids: list[str]) -> list[Change]:
+    async def change_feed(
+        self, opened: Callable[[], None], position: StreamPosition
+    ) -> AsyncIterator[tuple[str, MembershipChange]]:
+        """(workspace id, the change) for every entry and exit recorded from now on (see `watch`)."""
+        pipeline: list[Document] = [{"$match": {"operationType": "insert"}}]
+        async for change in watch(self._changes, pipeline, opened, position):
+            doc = change["fullDocument"]
+            yield doc["workspace_id"], _change(doc)
+
+    async def history_of(self, workspace_id: str, profile_ids: list[str]) -> list[MembershipChange]:
         """Every entry and exit of these profiles, oldest first (for an export)."""
         if not profile_ids:
             return []
         cursor = self._changes.find({"profile_id": {"$in": sorted(set(profile_ids))}})
-        found = [
-            Change(doc["audience_id"], doc["profile_id"], doc["delta"] > 0, doc["at"])
-            async for doc in cursor
-            if doc["workspace_id"] == workspace_id
-        ]
+        found = [_change(doc) async for doc in cursor if doc["workspace_id"] == workspace_id]
         return sorted(found, key=lambda c: c.at)
 
     async def forget_profiles(self, workspace_id: str, profile_ids: list[str]) -> int:
@@ -218,6 +215,10 @@ class Audiences:
         members = await self._members.delete_many(query)
         changes = await self._changes.delete_many(query)
         return members.deleted_count + changes.deleted_count
+
+
+def _change(doc: Document) -> MembershipChange:
+    return MembershipChange(doc["audience_id"], doc["profile_id"], doc["delta"] > 0, doc["at"])
 
 
 def _range(audience_id: str) -> Document:

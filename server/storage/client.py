@@ -2,9 +2,11 @@
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar
 
+import pymongo
 import pymongo.lock
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
@@ -91,3 +93,37 @@ async def delete_chunk(
 async def is_sharded(db: Database) -> bool:
     """Whether the database is a sharded cluster: a mongos answers `hello` with msg "isdbgrid"."""
     return (await db.command("hello")).get("msg") == "isdbgrid"
+
+
+@dataclass
+class StreamPosition:
+    """Where a change stream stands: the resume token to open it again after."""
+
+    token: Mapping[str, Any] | None = None
+
+
+async def watch(
+    collection: AsyncCollection[Document],
+    pipeline: list[Document],
+    opened: Callable[[], None],
+    position: StreamPosition,
+    *,
+    full_document: str | None = None,
+) -> AsyncIterator[Document]:
+    """Every change event of `collection` that passes `pipeline`: the one stream a process watches
+    for all its subscribers of that collection; `opened` is called once it is watching.
+    It starts after `position` when that holds a token, and keeps it at the last change seen (or
+    the last empty wait), so a stream opened again after a failure misses nothing.
+    It waits for changes with no time budget (timeoutMS 0 is "none" in PyMongo's client-side
+    timeouts): a quiet stream is not a slow one."""
+    with pymongo.timeout(0):
+        async with await collection.watch(
+            pipeline, full_document=full_document, resume_after=position.token
+        ) as stream:
+            position.token = stream.resume_token
+            opened()
+            while True:
+                change = await stream.try_next()
+                position.token = stream.resume_token
+                if change:
+                    yield change

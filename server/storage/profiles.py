@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import pymongo
 from bson import Binary
 from pymongo import ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -18,7 +17,7 @@ from privacy.purposes import ConsentSource, Purpose
 from server.domain.profile import Profile, Trait
 from server.domain.scoring import EMPTY_STATE, DecayedSum, ScoreState
 from server.domain.taxonomy import Phase
-from server.storage.client import Database, Document
+from server.storage.client import Database, Document, StreamPosition, watch
 from server.storage.retention import EXPIRE_AT
 
 _SCORE_TYPES = typing.get_type_hints(ScoreState)
@@ -113,13 +112,6 @@ def of_doc(doc: Document) -> Profile:
         merged_into=doc.get("merged_into"),
         last_active=doc.get("last_active"),
     )
-
-
-@dataclass
-class StreamPosition:
-    """Where a change stream stands: the resume token to open it again after."""
-
-    token: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -289,25 +281,12 @@ class Profiles:
     async def change_feed(
         self, opened: Callable[[], None], position: StreamPosition
     ) -> AsyncIterator[tuple[str, Profile]]:
-        """(workspace id, the profile after the change) for every change to any profile: the one
-        stream a process watches for all its subscribers; `opened` is called once it is watching.
-        It starts after `position` when that holds a token, and keeps it at the last change seen (or
-        the last empty wait), so a stream opened again after a failure misses nothing.
-        It waits for changes with no time budget (timeoutMS 0 is "none" in PyMongo's client-side
-        timeouts): a quiet stream is not a slow one."""
+        """(workspace id, the profile after the change) for every change to any profile (see `watch`)."""
         pipeline: list[Document] = [{"$match": {"operationType": {"$in": ["insert", "update", "replace"]}}}]
-        with pymongo.timeout(0):
-            async with await self._collection.watch(
-                pipeline, full_document="updateLookup", resume_after=position.token
-            ) as stream:
-                position.token = stream.resume_token
-                opened()
-                while True:
-                    change = await stream.try_next()
-                    position.token = stream.resume_token
-                    doc = change.get("fullDocument") if change else None
-                    if doc:
-                        yield doc["workspace_id"], of_doc(doc)
+        async for change in watch(self._collection, pipeline, opened, position, full_document="updateLookup"):
+            doc = change.get("fullDocument")
+            if doc:
+                yield doc["workspace_id"], of_doc(doc)
 
     async def phase_groups(
         self,

@@ -14,7 +14,7 @@ def test_every_root_field_declares_the_roles_it_admits() -> None:
     from server.graphql.schema import build_schema
 
     schema = build_schema(production=False)
-    for root in ("Query", "Mutation"):
+    for root in ("Query", "Mutation", "Subscription"):
         for field in schema.get_type_by_name(root).fields:  # type: ignore[union-attr]
             directives = [type(d).__name__ for d in field.directives]
             assert "Requires" in directives, f"{root}.{field.python_name} has no @requires"

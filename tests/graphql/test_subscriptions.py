@@ -16,6 +16,7 @@ from server.settings import Settings
 from server.storage.embedded import free_port
 from tests.conftest import ADMIN_KEY, CommandLog, served
 from tests.factories import track
+from tests.graphql.test_audiences import DEFINE, HIGH_INTENT_SHOES, SET_CONSENT, _shopper
 from tests.graphql.test_track_events import TRACK
 from tests.http.test_connections import serving
 
@@ -79,13 +80,13 @@ async def test_a_websocket_without_a_valid_key_is_refused(live: str) -> None:
             await _next(ws)
 
 
-async def _subscribe(ws: Any, sub_id: str, profile_id: str) -> None:
+async def _subscribe(ws: Any, sub_id: str, subject_id: str, query: str = SUBSCRIBE) -> None:
     await ws.send(
         json.dumps(
             {
                 "id": sub_id,
                 "type": "subscribe",
-                "payload": {"query": SUBSCRIBE, "variables": {"id": profile_id}},
+                "payload": {"query": query, "variables": {"id": subject_id}},
             }
         )
     )
@@ -223,3 +224,58 @@ async def test_a_quiet_subscription_stays_open_past_the_database_time_budget(
         finally:
             await ws.close()
     assert _change_streams(commands) == 1  # the one stream lived throughout: never timed out, never restarted
+
+
+CHANGES = "subscription($id: ID!) { audienceChanges(audienceId: $id) { audienceId profileId entered at } }"
+
+
+async def _watching(commands: CommandLog, collection: str) -> None:
+    """Until the server has opened its change stream on `collection` (and a moment for its answer)."""
+    async with asyncio.timeout(20):
+        while not any(  # noqa: ASYNC110 - the driver's command listener has nothing to await
+            name == "aggregate" and command.get("aggregate") == collection
+            for _, name, command in commands.seen
+        ):
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)
+
+
+async def test_an_audience_subscriber_is_told_of_each_entry_and_exit(live: str, commands: CommandLog) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        defined = await _post(http, live, DEFINE, {"input": HIGH_INTENT_SHOES})
+        audience_id = defined["data"]["defineAudience"]["audience"]["id"]
+        ws = await _open(live)
+        try:
+            await _subscribe(ws, "1", audience_id, CHANGES)
+            await _watching(commands, "audience_changes")  # subscribed before the shopper arrives
+            await _post(http, live, TRACK, {"events": _shopper("ana")})
+            entered = (await _next(ws))["payload"]["data"]["audienceChanges"]
+            profile_id = (await _post(http, live, '{ profile(userId: "ana") { id } }', {}))["data"][
+                "profile"
+            ]["id"]
+            await _post(
+                http,
+                live,
+                SET_CONSENT,
+                {"input": {"userId": "ana", "purpose": "PERSONALIZATION", "granted": False}},
+            )
+            left = (await _next(ws))["payload"]["data"]["audienceChanges"]
+        finally:
+            await ws.close()
+    assert (entered["audienceId"], entered["profileId"], entered["entered"]) == (
+        audience_id,
+        profile_id,
+        True,
+    )
+    assert (left["profileId"], left["entered"]) == (profile_id, False)
+
+
+async def test_an_unknown_audience_gets_an_error_not_a_silent_completion(live: str) -> None:
+    ws = await _open(live)
+    try:
+        await _subscribe(ws, "1", "aud_nope", CHANGES)
+        answer = await _next(ws)
+        assert _error_code(answer) == "NOT_FOUND"
+        assert "audienceId" in json.dumps(answer)
+    finally:
+        await ws.close()
