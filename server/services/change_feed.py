@@ -32,8 +32,8 @@ OPEN_SECONDS = 10.0
 _CANNOT_RESUME = frozenset({280, 286})
 
 T = TypeVar("T")
-# (workspace id, change) for every change from a position on; calls its first argument once watching.
-Source = Callable[[Callable[[], None], StreamPosition], AsyncIterator[tuple[str, T]]]
+# Every change from a position on; calls its first argument once watching.
+Source = Callable[[Callable[[], None], StreamPosition], AsyncIterator[T]]
 
 
 class SubscriptionQuota:
@@ -90,7 +90,8 @@ class _Subscriber(Generic[T]):
 
 class ChangeFeed(Generic[T]):
     """Changes of one collection, each for a subject (a profile, an audience) and about an item
-    (a profile: what a slow subscriber keeps only the newest change of)."""
+    (a profile: what a slow subscriber keeps only the newest change of). Subjects are random ids
+    the services check belong to the caller's workspace before subscribing."""
 
     def __init__(
         self,
@@ -108,7 +109,7 @@ class ChangeFeed(Generic[T]):
         self._subject = subject
         self._item = item
         self._restart_delay = restart_delay
-        self._listeners: dict[tuple[str, str], set[_Subscriber[T]]] = {}
+        self._listeners: dict[str, set[_Subscriber[T]]] = {}
         self._stream: asyncio.Task[None] | None = None
         self._position = StreamPosition()
         self._watching = asyncio.Event()
@@ -119,9 +120,8 @@ class ChangeFeed(Generic[T]):
     ) -> AsyncIterator[AsyncIterator[T]]:
         """The subject's changes from now on, for as long as the block runs."""
         with self._quota.hold(principal, field):
-            key = (principal.workspace_id, subject_id)
             subscriber: _Subscriber[T] = _Subscriber()
-            self._listeners.setdefault(key, set()).add(subscriber)
+            self._listeners.setdefault(subject_id, set()).add(subscriber)
             if self._stream is None or self._stream.done():
                 self._watching.clear()
                 self._position = StreamPosition()  # a new stream starts now: no one waits for older changes
@@ -135,9 +135,9 @@ class ChangeFeed(Generic[T]):
                     raise Unavailable("The database is unavailable; retry later.") from None
                 yield subscriber.changes()
             finally:
-                self._listeners[key].discard(subscriber)
-                if not self._listeners[key]:
-                    del self._listeners[key]
+                self._listeners[subject_id].discard(subscriber)
+                if not self._listeners[subject_id]:
+                    del self._listeners[subject_id]
                 if not self._listeners and self._stream is not None:
                     self._stream.cancel()
                     self._stream = None
@@ -145,8 +145,8 @@ class ChangeFeed(Generic[T]):
     async def _run(self) -> None:
         while self._listeners:
             try:
-                async for workspace_id, change in self._source(self._watching.set, self._position):
-                    for subscriber in self._listeners.get((workspace_id, self._subject(change)), ()):
+                async for change in self._source(self._watching.set, self._position):
+                    for subscriber in self._listeners.get(self._subject(change), ()):
                         subscriber.offer(self._item(change), change)
             except Exception as error:  # the stream failed: its subscribers wait for the next one
                 if isinstance(error, OperationFailure) and error.code in _CANNOT_RESUME:

@@ -192,12 +192,19 @@ class Audiences:
 
     async def change_feed(
         self, opened: Callable[[], None], position: StreamPosition
-    ) -> AsyncIterator[tuple[str, MembershipChange]]:
-        """(workspace id, the change) for every entry and exit recorded from now on (see `watch`)."""
-        pipeline: list[Document] = [{"$match": {"operationType": "insert"}}]
-        async for change in watch(self._changes, pipeline, opened, position):
-            doc = change["fullDocument"]
-            yield doc["workspace_id"], _change(doc)
+    ) -> AsyncIterator[MembershipChange]:
+        """Every entry and exit from now on, as the member documents come and go (see `watch`): exits
+        by erasure, by a deleted audience and by a forgotten profile included, which leave no history."""
+        pipeline: list[Document] = [{"$match": {"operationType": {"$in": ["insert", "delete"]}}}]
+        async for change in watch(self._members, pipeline, opened, position):
+            if change["operationType"] == "insert":
+                doc = change["fullDocument"]
+                yield MembershipChange(doc["audience_id"], doc["profile_id"], True, doc["since"])
+            else:
+                audience_id, profile_id = change["documentKey"]["_id"].split(":", 1)
+                # wallTime since MongoDB 6.0; the cluster time (seconds) before.
+                at = change.get("wallTime") or change["clusterTime"].as_datetime()
+                yield MembershipChange(audience_id, profile_id, False, at)
 
     async def history_of(self, workspace_id: str, profile_ids: list[str]) -> list[MembershipChange]:
         """Every entry and exit of these profiles, oldest first (for an export)."""

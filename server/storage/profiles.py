@@ -280,13 +280,13 @@ class Profiles:
 
     async def change_feed(
         self, opened: Callable[[], None], position: StreamPosition
-    ) -> AsyncIterator[tuple[str, Profile]]:
-        """(workspace id, the profile after the change) for every change to any profile (see `watch`)."""
+    ) -> AsyncIterator[Profile]:
+        """The profile after the change, for every change to any profile (see `watch`)."""
         pipeline: list[Document] = [{"$match": {"operationType": {"$in": ["insert", "update", "replace"]}}}]
         async for change in watch(self._collection, pipeline, opened, position, full_document="updateLookup"):
             doc = change.get("fullDocument")
             if doc:
-                yield doc["workspace_id"], of_doc(doc)
+                yield of_doc(doc)
 
     async def phase_groups(
         self,

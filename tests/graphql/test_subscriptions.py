@@ -233,7 +233,9 @@ async def _watching(commands: CommandLog, collection: str) -> None:
     """Until the server has opened its change stream on `collection` (and a moment for its answer)."""
     async with asyncio.timeout(20):
         while not any(  # noqa: ASYNC110 - the driver's command listener has nothing to await
-            name == "aggregate" and command.get("aggregate") == collection
+            name == "aggregate"
+            and command.get("aggregate") == collection
+            and any("$changeStream" in stage for stage in command.get("pipeline", []))
             for _, name, command in commands.seen
         ):
             await asyncio.sleep(0.05)
@@ -247,7 +249,7 @@ async def test_an_audience_subscriber_is_told_of_each_entry_and_exit(live: str, 
         ws = await _open(live)
         try:
             await _subscribe(ws, "1", audience_id, CHANGES)
-            await _watching(commands, "audience_changes")  # subscribed before the shopper arrives
+            await _watching(commands, "audience_members")  # subscribed before the shopper arrives
             await _post(http, live, TRACK, {"events": _shopper("ana")})
             entered = (await _next(ws))["payload"]["data"]["audienceChanges"]
             profile_id = (await _post(http, live, '{ profile(userId: "ana") { id } }', {}))["data"][

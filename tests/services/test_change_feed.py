@@ -93,6 +93,17 @@ async def test_a_slow_subscriber_gets_each_profiles_latest_change_in_order(stack
     assert [(c.profile_id, c.entered) for c in seen] == [("p2", True), ("p1", False)]
 
 
+async def test_an_erased_member_is_pushed_as_an_exit(stack: Stack) -> None:
+    store = Audiences(stack.db)
+    await store.apply("w1", [("a1", "p1")], [], NOW)
+    feed = _audience_feed(stack, SubscriptionQuota(10))
+    async with feed.subscribe(stack.admin, "a1", field="audienceId") as changes:
+        await store.forget_profiles("w1", ["p1"])  # erasure: no history row is left to tell of it
+        async with asyncio.timeout(10):
+            left = await anext(changes)
+    assert (left.audience_id, left.profile_id, left.entered) == ("a1", "p1", False)
+
+
 async def test_a_subscriber_too_far_behind_is_ended_with_a_code(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
