@@ -231,7 +231,7 @@ class Services:
             migrations=MigrationService(Migrations(db), profiles, identities, workspaces, vault, clock),
             channels=channels,
             capacity=capacity or Capacity(DEFAULT_IN_FLIGHT),
-            distributions=DistributionService(profiles, events, workspaces, clock),
+            distributions=DistributionService(profiles, events, workspaces, audience_store, clock),
             audiences=audiences,
         )
 

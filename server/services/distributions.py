@@ -19,6 +19,7 @@ from server.domain.scoring import JOURNEY_IDLE, journey_open, phase
 from server.domain.taxonomy import Phase
 from server.domain.workspace import WorkspaceSettings
 from server.services.analytics import ANALYTICS_SECONDS, check_range
+from server.storage.audiences import Audiences
 from server.storage.events import Events
 from server.storage.profiles import Profiles
 from server.storage.workspaces import Workspaces
@@ -60,8 +61,14 @@ def _row_order(row: PhaseCount) -> tuple[int, bool]:
 
 class DistributionService:
     def __init__(
-        self, profiles: Profiles, events: Events, workspaces: Workspaces, clock: Callable[[], datetime]
+        self,
+        profiles: Profiles,
+        events: Events,
+        workspaces: Workspaces,
+        audiences: Audiences,
+        clock: Callable[[], datetime],
     ) -> None:
+        self._audiences = audiences
         self._profiles = profiles
         self._events = events
         self._workspaces = workspaces
@@ -97,9 +104,11 @@ class DistributionService:
         start: datetime | None,
         end: datetime | None,
         boundaries: Sequence[float] | None,
+        audience: str | None = None,
     ) -> RevenueDistribution:
-        """Customers with an order or refund in [start, end] (default: up to now), binned by their net
-        revenue in it; without `boundaries`, a 1-2-5 series from 0."""
+        """Customers with an order or refund in [start, end] (default: up to now; of them, the
+        audience's members, if given), binned by their net revenue in it; without `boundaries`, a
+        1-2-5 series from 0."""
         check_range(start, end)
         cuts = list(ONE_TWO_FIVE if boundaries is None else boundaries)
         if not valid_boundaries(cuts):
@@ -108,9 +117,14 @@ class DistributionService:
                 field="boundaries",
                 code="INVALID_BOUNDARIES",
             )
+        audience = await self._audiences.restriction(principal.workspace_id, audience)
         with pymongo.timeout(ANALYTICS_SECONDS):
             filled = await self._events.revenue_histogram(
-                principal.workspace_id, boundaries=cuts, since=start, until=end or self._clock()
+                principal.workspace_id,
+                boundaries=cuts,
+                since=start,
+                until=end or self._clock(),
+                audience=audience,
             )
         found = bins(cuts, filled)
         return RevenueDistribution(

@@ -313,10 +313,11 @@ class Events:
         boundaries: list[float],
         since: datetime | None,
         until: datetime | None,
+        audience: str | None = None,
     ) -> dict[float | None, tuple[int, float]]:
-        """Customers by net revenue in [since, until] (orders and refunds as `purchases` counts them),
-        binned by aggregation into (−∞, b₁), [b₁, b₂), …, [bₙ, ∞): lower boundary (None for the
-        lowest) → (customers, revenue). Empty bins are absent."""
+        """Customers by net revenue in [since, until] (orders and refunds as `purchases` counts them;
+        of them, the audience's members, if given), binned by aggregation into (−∞, b₁), [b₁, b₂), …,
+        [bₙ, ∞): lower boundary (None for the lowest) → (customers, revenue). Empty bins are absent."""
         match: Document = {"workspace_id": workspace_id, **_PURCHASES}
         if window := _between(since, until):
             match["timestamp"] = window
@@ -326,6 +327,7 @@ class Events:
             # Only finite numbers count, as in `purchases` (older documents may hold others).
             {"$match": {"revenue": {"$type": "number", "$gt": float("-inf"), "$lt": float("inf")}}},
             {"$group": {"_id": "$profile_id", "revenue": {"$sum": _signed("$revenue")}}},
+            *members_only(audience),
             {
                 "$bucket": {
                     "groupBy": "$revenue",

@@ -15,7 +15,8 @@ REPORTS = """query($audience: ID) {
   topPaths(audience: $audience) { steps conversions journeys }
   funnel(steps: ["product_viewed", "product_added", "order_completed"], audience: $audience) {
     steps { name profiles } }
-  ltvDrivers(audience: $audience) { event customersWith customersWithout meanWith meanWithout } }"""
+  ltvDrivers(audience: $audience) { event customersWith customersWithout meanWith meanWithout }
+  ltvDistribution(audience: $audience) { customers revenue buckets { lower upper customers revenue } } }"""
 
 
 def _unordered(value: Any) -> Any:
@@ -82,6 +83,7 @@ async def test_reports_restricted_to_an_audience_equal_reports_on_its_members_al
 
     assert _unordered(restricted["data"]) == _unordered(expected["data"])
     assert restricted["data"]["attributionComparison"][0]["totalConversions"] == 2
+    assert restricted["data"]["ltvDistribution"]["customers"] == 2
     everyone = await api.gql(REPORTS, {"audience": None})
     assert everyone["data"]["attributionComparison"][0]["totalConversions"] == 3
 
@@ -92,4 +94,6 @@ async def test_an_unknown_audience_is_refused_by_name(api: Api) -> None:
     body = await api.gql('{ attribution(model: LINEAR, audience: "aud_nope") { totalConversions } }')
     assert body["errors"][0]["extensions"] == {"code": "NOT_FOUND", "field": "audience"}
     body = await api.gql('{ ltvDrivers(audience: "aud_nope") { event } }')
+    assert body["errors"][0]["extensions"] == {"code": "NOT_FOUND", "field": "audience"}
+    body = await api.gql('{ ltvDistribution(audience: "aud_nope") { customers } }')
     assert body["errors"][0]["extensions"] == {"code": "NOT_FOUND", "field": "audience"}

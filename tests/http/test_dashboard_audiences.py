@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 DEFINE = """mutation($input: AudienceInput!) { defineAudience(input: $input) { audience { id size } } }"""
+LTV = "query($audience: ID) { ltvDistribution(audience: $audience) { customers } }"
 SHOE_BROWSERS = {
     "name": "dashboard shoe browsers",
     "rule": {"affinity": {"key": "category:shoes", "minWeight": 0.1}},
@@ -26,6 +27,7 @@ def test_the_audiences_view_lists_sizes_charts_one_and_restricts_reports(demo_sh
     from playwright.sync_api import expect
 
     audience = live_gql(demo_shop, DEFINE, {"input": SHOE_BROWSERS})["defineAudience"]["audience"]
+    members = live_gql(demo_shop, LTV, {"audience": audience["id"]})["ltvDistribution"]["customers"]
     problems: list[str] = []
     with _dashboard(demo_shop, "wide", problems, view="audiences") as page:
         expect(page.locator("#status")).to_contain_text("members now", timeout=LOADING)
@@ -41,6 +43,10 @@ def test_the_audiences_view_lists_sizes_charts_one_and_restricts_reports(demo_sh
         page.select_option("#audience-filter", audience["id"])
         expect(page.locator("#status")).not_to_have_text(everyone, timeout=LOADING)
         expect(page.locator("#status")).to_contain_text(LOADED["attribution"], timeout=LOADING)
+        page.click("#tabs button[data-view=ltv]")  # the choice stays made: LTV is the members' too
+        expect(page.locator("#audience-choice")).to_be_visible()
+        expect(page.locator("#status")).to_contain_text("the chosen audience's members", timeout=LOADING)
+        expect(page.locator("#ltv-summary")).to_contain_text(f"{members:,} members with an order")
         _open(page, "scores")  # a view its reports cannot restrict: no selector there
         expect(page.locator("#audience-choice")).to_be_hidden()
     assert problems == []

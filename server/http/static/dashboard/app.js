@@ -256,14 +256,15 @@ function band(bucket) {
 async function ltv() {
   const { from, to } = range();
   const [data, events] = await Promise.all([
-    gql(`query($from: DateTime, $to: DateTime) {
-      ltvDistribution(from: $from, to: $to) { customers revenue averageRevenue buckets { lower upper customers revenue } }
-      ltvDrivers(from: $from, to: $to) { event customersWith customersWithout meanWith meanWithout lift significant } }`, { from, to }),
+    gql(`query($from: DateTime, $to: DateTime, $audience: ID) {
+      ltvDistribution(from: $from, to: $to, audience: $audience) { customers revenue averageRevenue buckets { lower upper customers revenue } }
+      ltvDrivers(from: $from, to: $to, audience: $audience) { event customersWith customersWithout meanWith meanWithout lift significant } }`,
+    { from, to, audience: chosenAudience() }),
     taxonomy(),
   ]);
   const figures = data.ltvDistribution;
   $("ltv-summary").textContent = figures.customers
-    ? `${whole.format(figures.customers)} customers with an order in ${rangeText()}: revenue ${number.format(figures.revenue)}, ${number.format(figures.averageRevenue)} per customer (net of refunds).`
+    ? `${whole.format(figures.customers)} ${chosenAudience() ? "members" : "customers"} with an order in ${rangeText()}: revenue ${number.format(figures.revenue)}, ${number.format(figures.averageRevenue)} per customer (net of refunds).`
     : `No orders in ${rangeText()}.`;
   if (figures.buckets.length) {
     draw("ltv-chart", {
@@ -279,7 +280,8 @@ async function ltv() {
     num(number.format(d.meanWithout)), num(d.lift === null ? "—" : `${(100 * d.lift).toFixed(0)} %`),
     d.significant ? "yes" : "no",
   ])), "No first sessions to compare in this date range.", 7);
-  return figures.customers ? `Counted over every customer in ${rangeText()}.` : `No orders in ${rangeText()}.`;
+  const whom = chosenAudience() ? `the chosen audience's members` : "every customer";
+  return figures.customers ? `Counted over ${whom} in ${rangeText()}.` : `No orders in ${rangeText()}.`;
 }
 
 // --- one profile ------------------------------------------------------------------------------------
@@ -377,7 +379,7 @@ async function act(event) {
 // --- audiences ---------------------------------------------------------------------------------------
 
 // Views whose reports can be restricted to an audience's members (the selector shows only there).
-const BY_AUDIENCE = new Set(["attribution", "funnel"]);
+const BY_AUDIENCE = new Set(["attribution", "funnel", "ltv"]);
 let audienceCount = 0;
 
 function audienceSelector() {
