@@ -98,6 +98,17 @@ def _signed(revenue: object) -> Document:
     return {"$cond": [{"$eq": ["$event", "order_refunded"]}, {"$multiply": [-1, {"$abs": revenue}]}, revenue]}
 
 
+# The embedded database checks `profile_id: {$in}` against the whole list for every document it
+# returns: a page's events cost (documents × ids), 0.73 s for 2,272 events of 200 profiles, 0.26 s in
+# chunks of 50 and 0.16 s for an index range of the same events. So the reads of a page's events
+# send their ids in chunks: a bounded number of commands (at most 10 for the largest page, 500).
+IN_CHUNK = 50
+
+
+def _chunks(ids: list[str]) -> list[list[str]]:
+    return [ids[i : i + IN_CHUNK] for i in range(0, len(ids), IN_CHUNK)]
+
+
 def _finite(value: object) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
 
@@ -245,19 +256,27 @@ class Events:
         match: Document = {"workspace_id": workspace_id, **_PURCHASES}
         if until is not None:
             match["timestamp"] = {"$lte": until}
-        if profile_ids is not None:
-            match["profile_id"] = {"$in": profile_ids}
-        pipeline: list[Document] = [
-            {"$match": match},
-            {"$group": {"_id": "$profile_id", "p": {"$push": ["$timestamp", _signed(_REVENUE)]}}},
-        ]
-        cursor = await self._collection.aggregate(pipeline, allowDiskUse=True, batchSize=500)
-        async for doc in cursor:
-            finite = [(at, value) for at, value in doc["p"] if _finite(value)]
-            if len(finite) < len(doc["p"]):
-                # Stored before non-finite numbers were refused at ingest: skipped, and counted.
-                SKIPPED_PURCHASES.inc(len(doc["p"]) - len(finite))
-            yield doc["_id"], finite
+        # Some profiles: their ids first, in a stage of its own (the embedded database evaluates the
+        # `$or` of purchases 2.4× faster after the index has narrowed the documents; MongoDB merges
+        # the two stages).
+        narrowed: list[list[Document]] = (
+            [[{"$match": {"profile_id": {"$in": chunk}}}] for chunk in _chunks(profile_ids)]
+            if profile_ids is not None
+            else [[]]
+        )
+        for first in narrowed:
+            pipeline: list[Document] = [
+                *first,
+                {"$match": match},
+                {"$group": {"_id": "$profile_id", "p": {"$push": ["$timestamp", _signed(_REVENUE)]}}},
+            ]
+            cursor = await self._collection.aggregate(pipeline, allowDiskUse=True, batchSize=500)
+            async for doc in cursor:
+                finite = [(at, value) for at, value in doc["p"] if _finite(value)]
+                if len(finite) < len(doc["p"]):
+                    # Stored before non-finite numbers were refused at ingest: skipped, and counted.
+                    SKIPPED_PURCHASES.inc(len(doc["p"]) - len(finite))
+                yield doc["_id"], finite
 
     async def step_sequences(
         self,
@@ -368,29 +387,31 @@ class Events:
         personalization: (profile id, timestamp, name, value, phase), oldest first, from one query.
         Time and consent are checked here, not in the filter: the embedded database evaluates
         each extra condition slowly, while the events of a page of profiles are few."""
-        cursor = self._collection.find(
-            {"workspace_id": workspace_id, "profile_id": {"$in": profile_ids}},
-            {
-                "profile_id": 1,
-                "timestamp": 1,
-                "event": 1,
-                "value": 1,
-                "phase": 1,
-                "consent.personalization": 1,
-            },
-            batch_size=1000,
-        )
-        rows = [
-            (
-                doc["profile_id"],
-                doc["timestamp"],
-                doc["event"],
-                doc["value"],
-                Phase[doc["phase"]] if doc.get("phase") else None,
+        rows = []
+        for chunk in _chunks(profile_ids):
+            cursor = self._collection.find(
+                {"workspace_id": workspace_id, "profile_id": {"$in": chunk}},
+                {
+                    "profile_id": 1,
+                    "timestamp": 1,
+                    "event": 1,
+                    "value": 1,
+                    "phase": 1,
+                    "consent.personalization": 1,
+                },
+                batch_size=1000,
             )
-            async for doc in cursor
-            if doc["timestamp"] >= since and doc.get("consent", {}).get("personalization")
-        ]
+            rows += [
+                (
+                    doc["profile_id"],
+                    doc["timestamp"],
+                    doc["event"],
+                    doc["value"],
+                    Phase[doc["phase"]] if doc.get("phase") else None,
+                )
+                async for doc in cursor
+                if doc["timestamp"] >= since and doc.get("consent", {}).get("personalization")
+            ]
         return sorted(rows, key=lambda row: row[1])
 
     async def activity_of(
@@ -400,21 +421,21 @@ class Events:
         one profile at a time); a profile without any event usable for personalization is left out.
         Consent and time are checked after the grouping, which the embedded database does much
         faster than extra filter conditions."""
-        match: Document = {"workspace_id": workspace_id, "profile_id": {"$in": profile_ids}}
         row = ["$timestamp", "$event", "$phase", "$value", "$channel", "$consent.personalization"]
-        pipeline: list[Document] = [
-            {"$match": match},
-            {"$group": {"_id": "$profile_id", "e": {"$push": row}}},
-        ]
-        cursor = await self._collection.aggregate(pipeline, allowDiskUse=True, batchSize=1000)
-        async for doc in cursor:
-            events = [
-                (at, name, phase, value, channel)
-                for at, name, phase, value, channel, granted in doc["e"]
-                if granted is True and (until is None or at <= until)
+        for chunk in _chunks(profile_ids):
+            pipeline: list[Document] = [
+                {"$match": {"workspace_id": workspace_id, "profile_id": {"$in": chunk}}},
+                {"$group": {"_id": "$profile_id", "e": {"$push": row}}},
             ]
-            if events:
-                yield doc["_id"], events
+            cursor = await self._collection.aggregate(pipeline, allowDiskUse=True, batchSize=1000)
+            async for doc in cursor:
+                events = [
+                    (at, name, phase, value, channel)
+                    for at, name, phase, value, channel, granted in doc["e"]
+                    if granted is True and (until is None or at <= until)
+                ]
+                if events:
+                    yield doc["_id"], events
 
     async def times_of(
         self, workspace_id: str, profile_ids: list[str], names: set[str], *, since: datetime
@@ -425,16 +446,19 @@ class Events:
         found: dict[str, dict[str, list[datetime]]] = {}
         if not profile_ids or not names:
             return found
-        cursor = self._collection.find(
-            {"workspace_id": workspace_id, "profile_id": {"$in": profile_ids}},
-            {"profile_id": 1, "event": 1, "timestamp": 1, "consent.personalization": 1},
-            batch_size=1000,
-        )
-        async for doc in cursor:
-            if (
-                doc["event"] in names
-                and doc["timestamp"] >= since
-                and doc.get("consent", {}).get("personalization")
-            ):
-                found.setdefault(doc["profile_id"], {}).setdefault(doc["event"], []).append(doc["timestamp"])
+        for chunk in _chunks(profile_ids):
+            cursor = self._collection.find(
+                {"workspace_id": workspace_id, "profile_id": {"$in": chunk}},
+                {"profile_id": 1, "event": 1, "timestamp": 1, "consent.personalization": 1},
+                batch_size=1000,
+            )
+            async for doc in cursor:
+                if (
+                    doc["event"] in names
+                    and doc["timestamp"] >= since
+                    and doc.get("consent", {}).get("personalization")
+                ):
+                    found.setdefault(doc["profile_id"], {}).setdefault(doc["event"], []).append(
+                        doc["timestamp"]
+                    )
         return found
