@@ -227,7 +227,7 @@ class Services:
                 workspaces=workspace_service,
                 clock=clock,
             ),
-            drivers=DriverService(EarlyActivities(db), audience_store),
+            drivers=DriverService(EarlyActivities(db), audience_store, clock),
             migrations=MigrationService(Migrations(db), profiles, identities, workspaces, vault, clock),
             channels=channels,
             capacity=capacity or Capacity(DEFAULT_IN_FLIGHT),

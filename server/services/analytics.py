@@ -37,7 +37,7 @@ class Window:
     lookback_days: int
     half_life_days: float
     group_by: GroupBy
-    audience: str | None = None  # only the audience's current members
+    audience: str | None = None  # only the audience's members as of `end` (if past), else now
 
 
 def _number(value: Any) -> float:
@@ -94,7 +94,9 @@ class AnalyticsService:
                 since=since,
                 until=window.end,
                 paid_channels_need_advertising=paid,
-                audience=await self._audiences.restriction(principal.workspace_id, window.audience),
+                audience=await self._audiences.restriction(
+                    principal.workspace_id, window.audience, end=window.end, now=self._clock()
+                ),
             ):
                 timeline = sorted(
                     (
@@ -163,7 +165,9 @@ class AnalyticsService:
                     names=sorted(set(steps)),
                     since=start,
                     until=end,
-                    audience=await self._audiences.restriction(principal.workspace_id, audience),
+                    audience=await self._audiences.restriction(
+                        principal.workspace_id, audience, end=end, now=self._clock()
+                    ),
                 )
                 if (reached := progress(sequence, steps, window))
             ]

@@ -107,7 +107,7 @@ class DistributionService:
         audience: str | None = None,
     ) -> RevenueDistribution:
         """Customers with an order or refund in [start, end] (default: up to now; of them, the
-        audience's members, if given), binned by their net revenue in it; without `boundaries`, a
+        audience's members as of `end`, if given), binned by their net revenue in it; without `boundaries`, a
         1-2-5 series from 0."""
         check_range(start, end)
         cuts = list(ONE_TWO_FIVE if boundaries is None else boundaries)
@@ -117,14 +117,15 @@ class DistributionService:
                 field="boundaries",
                 code="INVALID_BOUNDARIES",
             )
-        audience = await self._audiences.restriction(principal.workspace_id, audience)
+        now = self._clock()
+        restriction = await self._audiences.restriction(principal.workspace_id, audience, end=end, now=now)
         with pymongo.timeout(ANALYTICS_SECONDS):
             filled = await self._events.revenue_histogram(
                 principal.workspace_id,
                 boundaries=cuts,
                 since=start,
-                until=end or self._clock(),
-                audience=audience,
+                until=end or now,
+                audience=restriction,
             )
         found = bins(cuts, filled)
         return RevenueDistribution(

@@ -1,5 +1,6 @@
 """Early drivers: which early micro-conversions go with more value later, or with converting at all."""
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pymongo
@@ -25,23 +26,29 @@ def _window(start: datetime | None, end: datetime | None) -> None:
 
 
 class DriverService:
-    def __init__(self, activities: EarlyActivities, audiences: Audiences) -> None:
+    def __init__(
+        self, activities: EarlyActivities, audiences: Audiences, clock: Callable[[], datetime]
+    ) -> None:
         self._activities = activities
         self._audiences = audiences
+        self._clock = clock
 
     async def ltv(
         self, principal: Principal, start: datetime | None, end: datetime | None, audience: str | None = None
     ) -> list[Driver]:
-        """Customers first seen in [start, end] (of them, the audience's current members, if given):
+        """Customers first seen in [start, end] (of them, the audience's members as of `end` if that is
+        past, else its current members, if given):
         their first session's micro-conversions before any purchase, against the value they produced
         after that session."""
         _window(start, end)
-        audience = await self._audiences.restriction(principal.workspace_id, audience)
+        restriction = await self._audiences.restriction(
+            principal.workspace_id, audience, end=end, now=self._clock()
+        )
         with pymongo.timeout(ANALYTICS_SECONDS):
             customers = [
                 (_early(s), s.value_after)
                 async for s in self._activities.starts(
-                    principal.workspace_id, window=FIRST_SESSION, since=start, until=end, audience=audience
+                    principal.workspace_id, window=FIRST_SESSION, since=start, until=end, audience=restriction
                 )
             ]
         return drivers(customers)

@@ -3,7 +3,8 @@
 A member's document id is "<audience id>:<profile id>", so an audience's member list, in profile-id
 order, is a range scan of the `_id` index (the cheapest read on every MongoDB, the embedded one too);
 a profile's memberships are found by the single-field `profile_id` index. Each entry and exit is one
-document of audience_changes (audience, profile, +1/−1, time): the size history is a running sum.
+document of audience_changes (audience, profile, +1/−1, time): the size history is a running sum,
+and who was a member at a past moment is each profile's latest change up to then.
 """
 
 import secrets
@@ -30,8 +31,62 @@ class Membership:
     since: datetime
 
 
+@dataclass(frozen=True)
+class Restriction:
+    """The profiles a report is restricted to: the audience's members at `as_of`, or its current
+    members when `as_of` is None."""
+
+    audience_id: str
+    as_of: datetime | None = None
+
+
 def _member_id(audience_id: str, profile_id: str) -> str:
     return f"{audience_id}:{profile_id}"
+
+
+def members_only(restriction: Restriction | None) -> list[Document]:
+    """Stages after a group by profile id that keep the restriction's profiles only, joined inside the
+    database. Current members: a join on the member documents' `_id` ("<audience>:<profile>").
+    Members at `as_of`: each profile's latest entry or exit at or before it (of two at the same time,
+    the later recorded, by `_id`) is an entry; the `membership_as_of` index answers each profile."""
+    if restriction is None:
+        return []
+    audience = restriction.audience_id
+    if restriction.as_of is None:
+        join: list[Document] = [
+            {"$addFields": {"_member": {"$concat": [audience + ":", "$_id"]}}},
+            {
+                "$lookup": {
+                    "from": "audience_members",
+                    "localField": "_member",
+                    "foreignField": "_id",
+                    "as": "_in",
+                }
+            },
+            {"$match": {"_in.0": {"$exists": True}}},
+        ]
+    else:
+        # localField/foreignField with a pipeline (MongoDB 5.0+): the embedded database drives it
+        # through an index led by `profile_id`; the `let`-only form scans the collection per profile.
+        latest: list[Document] = [
+            {"$match": {"audience_id": audience, "at": {"$lte": restriction.as_of}}},
+            {"$sort": {"at": -1, "_id": -1}},
+            {"$limit": 1},
+            {"$project": {"_id": 0, "delta": 1}},
+        ]
+        join = [
+            {
+                "$lookup": {
+                    "from": "audience_changes",
+                    "localField": "_id",
+                    "foreignField": "profile_id",
+                    "pipeline": latest,
+                    "as": "_in",
+                }
+            },
+            {"$match": {"_in.0.delta": 1}},
+        ]
+    return [*join, {"$project": {"_in": 0, "_member": 0}}]
 
 
 def _audience(doc: Document) -> StoredAudience:
@@ -93,12 +148,17 @@ class Audiences:
         doc = await self._audiences.find_one({"_id": audience_id})
         return _audience(doc) if doc and doc["workspace_id"] == workspace_id else None
 
-    async def restriction(self, workspace_id: str, audience_id: str | None) -> str | None:
-        """The audience id a report is restricted to, when the workspace has it (None: no
-        restriction); NOT_FOUND naming `audience` otherwise, as for an id that does not exist."""
-        if audience_id is not None and await self.get(workspace_id, audience_id) is None:
+    async def restriction(
+        self, workspace_id: str, audience_id: str | None, *, end: datetime | None, now: datetime
+    ) -> Restriction | None:
+        """Whom a report ending at `end` is restricted to (None without an audience): the audience's
+        members as of `end` when that is before `now`, else its current members; NOT_FOUND naming
+        `audience` when the workspace has no such audience."""
+        if audience_id is None:
+            return None
+        if await self.get(workspace_id, audience_id) is None:
             raise NotFound("No such audience.", field="audience")
-        return audience_id
+        return Restriction(audience_id, end if end is not None and end < now else None)
 
     async def of_workspace(self, workspace_id: str) -> list[StoredAudience]:
         cursor = self._audiences.find({"workspace_id": workspace_id}).sort("created_at", 1)

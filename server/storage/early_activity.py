@@ -5,8 +5,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from server.storage.audiences import Restriction, members_only
 from server.storage.client import Database, Document
-from server.storage.events import members_only
 
 _REVENUE: Document = {"$ifNull": ["$properties.revenue", {"$ifNull": ["$properties.value", 0]}]}
 
@@ -34,7 +34,7 @@ class EarlyActivities:
         window: timedelta,
         since: datetime | None,
         until: datetime | None,
-        audience: str | None = None,
+        audience: Restriction | None = None,
     ) -> AsyncIterator[EarlyActivity]:
         """Profiles first seen in [since, until], counting only events collected under analytics
         consent (a profile without it appears in no analytics output)."""

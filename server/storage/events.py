@@ -11,28 +11,9 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from server.domain.event import StoredEvent
 from server.domain.taxonomy import Phase
 from server.metrics import SKIPPED_PURCHASES
+from server.storage.audiences import Restriction, members_only
 from server.storage.client import Database, Document, delete_chunk
 from server.storage.retention import EXPIRE_AT
-
-
-def members_only(audience: str | None) -> list[Document]:
-    """Stages after a group by profile id that keep the audience's members only: a join on the
-    member documents' `_id` ("<audience>:<profile>"), inside the database."""
-    if audience is None:
-        return []
-    return [
-        {"$addFields": {"_member": {"$concat": [audience + ":", "$_id"]}}},
-        {
-            "$lookup": {
-                "from": "audience_members",
-                "localField": "_member",
-                "foreignField": "_id",
-                "as": "_in",
-            }
-        },
-        {"$match": {"_in.0": {"$exists": True}}},
-        {"$project": {"_in": 0, "_member": 0}},
-    ]
 
 
 def to_doc(workspace_id: str, event: StoredEvent) -> Document:
@@ -206,7 +187,7 @@ class Events:
         since: datetime | None,
         until: datetime | None,
         paid_channels_need_advertising: tuple[str, ...] = (),
-        audience: str | None = None,
+        audience: Restriction | None = None,
     ) -> AsyncIterator[tuple[str, list[list[Any]]]]:
         """Per profile, its compact timeline [timestamp, channel|None, campaign, event, is_conversion,
         value], built by aggregation (it runs where the data is, on every shard), streamed one
@@ -285,7 +266,7 @@ class Events:
         names: list[str],
         since: datetime | None,
         until: datetime | None,
-        audience: str | None = None,
+        audience: Restriction | None = None,
     ) -> AsyncIterator[list[tuple[datetime, str]]]:
         """Per profile, its events among `names` in time order (grouped by aggregation)."""
         match: Document = {"workspace_id": workspace_id, "event": {"$in": names}}
@@ -332,10 +313,10 @@ class Events:
         boundaries: list[float],
         since: datetime | None,
         until: datetime | None,
-        audience: str | None = None,
+        audience: Restriction | None = None,
     ) -> dict[float | None, tuple[int, float]]:
         """Customers by net revenue in [since, until] (orders and refunds as `purchases` counts them;
-        of them, the audience's members, if given), binned by aggregation into (−∞, b₁), [b₁, b₂), …,
+        of them, the restriction's profiles, if given), binned by aggregation into (−∞, b₁), [b₁, b₂), …,
         [bₙ, ∞): lower boundary (None for the lowest) → (customers, revenue). Empty bins are absent."""
         match: Document = {"workspace_id": workspace_id, **_PURCHASES}
         if window := _between(since, until):

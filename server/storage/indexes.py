@@ -112,6 +112,13 @@ INDEXES: dict[str, list[IndexModel]] = {
     "audience_changes": [
         IndexModel([("audience_id", ASCENDING), ("at", ASCENDING)], name="by_audience_time"),
         IndexModel([("profile_id", ASCENDING)], name="by_profile"),
+        # A report restricted to an audience as of a past `to` joins each profile's latest change up
+        # to then: equality on profile and audience, the newest `at` (then `_id`) first, one key read.
+        # Led by `profile_id`, the join's field, so the embedded database drives the `$lookup` by it.
+        IndexModel(
+            [("profile_id", ASCENDING), ("audience_id", ASCENDING), ("at", ASCENDING), ("_id", ASCENDING)],
+            name="membership_as_of",
+        ),
     ],
     "model_fits": [
         IndexModel([("workspace_id", ASCENDING), ("kind", ASCENDING), ("as_of", DESCENDING)], name="latest"),

@@ -9,9 +9,8 @@ from server.domain.attribution import GroupBy, Model
 from server.graphql.context import Info
 from server.graphql.permissions import allow
 from server.graphql.types.attribution import AttributionGroup, AttributionModel, AttributionReport
+from server.graphql.types.audience import ReportAudience
 from server.services.analytics import Window
-
-AUDIENCE = "Only the current members of this audience (joined inside the database)."
 
 
 def _id(audience: strawberry.ID | None) -> str | None:
@@ -62,7 +61,7 @@ class AttributionQueries:
         from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
         to: datetime | None = None,
         lookback_days: int = 30,
-        audience: Annotated[strawberry.ID | None, strawberry.argument(description=AUDIENCE)] = None,
+        audience: ReportAudience = None,
     ) -> list[TopPath]:
         window = Window(conversion, from_, to, lookback_days, 7.0, GroupBy.EVENT, _id(audience))
         stats = await info.context.services.analytics.top_paths(info.context.principal, window, first)
@@ -91,7 +90,7 @@ class AttributionQueries:
         lookback_days: int = 30,
         half_life_days: float = 7,
         group_by: AttributionGroup = GroupBy.CHANNEL,
-        audience: Annotated[strawberry.ID | None, strawberry.argument(description=AUDIENCE)] = None,
+        audience: ReportAudience = None,
     ) -> AttributionReport:
         reports = await _reports(
             info, conversion, from_, to, lookback_days, half_life_days, group_by, audience
@@ -111,7 +110,7 @@ class AttributionQueries:
         lookback_days: int = 30,
         half_life_days: float = 7,
         group_by: AttributionGroup = GroupBy.CHANNEL,
-        audience: Annotated[strawberry.ID | None, strawberry.argument(description=AUDIENCE)] = None,
+        audience: ReportAudience = None,
     ) -> list[AttributionReport]:
         reports = await _reports(
             info, conversion, from_, to, lookback_days, half_life_days, group_by, audience

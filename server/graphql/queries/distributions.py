@@ -6,7 +6,7 @@ import strawberry
 from server.domain.access import Role
 from server.graphql.context import Info
 from server.graphql.permissions import allow
-from server.graphql.queries.attribution import AUDIENCE
+from server.graphql.types.audience import ReportAudience
 from server.graphql.types.distribution import LtvDistribution, PhaseDistribution
 
 
@@ -39,7 +39,7 @@ class DistributionQueries:
         from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
         to: datetime | None = None,
         boundaries: list[float] | None = None,
-        audience: Annotated[strawberry.ID | None, strawberry.argument(description=AUDIENCE)] = None,
+        audience: ReportAudience = None,
     ) -> LtvDistribution:
         found = await info.context.services.distributions.revenue(
             info.context.principal, from_, to, boundaries, str(audience) if audience is not None else None

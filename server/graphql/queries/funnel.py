@@ -6,6 +6,7 @@ import strawberry
 from server.domain.access import Role
 from server.graphql.context import Info
 from server.graphql.permissions import allow
+from server.graphql.types.audience import ReportAudience
 
 
 @strawberry.type(description="One step of a funnel.")
@@ -34,10 +35,7 @@ class FunnelQueries:
         from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
         to: datetime | None = None,
         window_hours: int = 720,
-        audience: Annotated[
-            strawberry.ID | None,
-            strawberry.argument(description="Only the current members of this audience."),
-        ] = None,
+        audience: ReportAudience = None,
     ) -> Funnel:
         rows = await info.context.services.analytics.funnel(
             info.context.principal,

@@ -6,6 +6,7 @@ import strawberry
 from server.domain.access import Role
 from server.graphql.context import Info
 from server.graphql.permissions import allow
+from server.graphql.types.audience import ReportAudience
 from server.graphql.types.ltv import ConversionDriver, Ltv, LtvDriver
 
 
@@ -42,10 +43,7 @@ class LtvQueries:
         info: Info,
         from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
         to: datetime | None = None,
-        audience: Annotated[
-            strawberry.ID | None,
-            strawberry.argument(description="Only the current members of this audience."),
-        ] = None,
+        audience: ReportAudience = None,
     ) -> list[LtvDriver]:
         found = await info.context.services.drivers.ltv(
             info.context.principal, from_, to, str(audience) if audience is not None else None

@@ -1,6 +1,6 @@
 from datetime import datetime
 from enum import Enum
-from typing import Any, TypeAlias
+from typing import Annotated, Any, TypeAlias
 
 import strawberry
 
@@ -18,6 +18,16 @@ strawberry.enum(
     description="An LTV figure: historical revenue or orders, P(alive), or 12-month CLV "
     "(1 % monthly discount).",
 )
+
+# The `audience` argument of every report restricted to one (attribution, its comparison, topPaths,
+# funnel, ltvDrivers, ltvDistribution).
+ReportAudience: TypeAlias = Annotated[
+    strawberry.ID | None,
+    strawberry.argument(
+        description="Only this audience's members as of the report's end (`to`); its current members "
+        "when `to` is absent or not in the past (joined inside the database)."
+    ),
+]
 
 
 @strawberry.enum(description="The marketing purpose an audience is for: members must have granted it too.")
