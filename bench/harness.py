@@ -49,7 +49,7 @@ class Process:
                     return
             except httpx.TransportError:
                 time.sleep(0.2)
-        raise RuntimeError(f"{args[0]} did not start")
+        raise RuntimeError(f"{args[0]} did not start: {log.read_text(errors='replace')[-2000:]}")
 
     @property
     def pid(self) -> int:

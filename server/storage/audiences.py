@@ -19,7 +19,7 @@ from pymongo.errors import BulkWriteError
 from privacy.purposes import Purpose
 from server.domain.audience import Audience, MembershipChange, StoredAudience, parse, to_data
 from server.domain.errors import NotFound
-from server.storage.client import Database, Document, StreamPosition, watch
+from server.storage.client import Database, Document, StreamPosition, chunks, watch
 
 _END = "\uffff"  # after every character a profile id uses: the upper bound of an audience's range
 
@@ -182,16 +182,16 @@ class Audiences:
     # Membership
 
     async def memberships_of(self, workspace_id: str, profile_ids: Iterable[str]) -> list[Membership]:
-        """Every membership of these profiles, from one query on the `profile_id` index."""
-        ids = sorted(set(profile_ids))
-        if not ids:
-            return []
-        cursor = self._members.find({"profile_id": {"$in": ids}})
-        return [
-            Membership(doc["audience_id"], doc["profile_id"], doc["since"])
-            async for doc in cursor
-            if doc["workspace_id"] == workspace_id
-        ]
+        """Every membership of these profiles, from the `profile_id` index (ids in chunks)."""
+        found = []
+        for chunk in chunks(sorted(set(profile_ids))):
+            cursor = self._members.find({"profile_id": {"$in": chunk}})
+            found += [
+                Membership(doc["audience_id"], doc["profile_id"], doc["since"])
+                async for doc in cursor
+                if doc["workspace_id"] == workspace_id
+            ]
+        return found
 
     async def apply(
         self, workspace_id: str, entered: list[tuple[str, str]], left: list[tuple[str, str]], now: datetime

@@ -75,6 +75,19 @@ def connect(
     return AsyncMongoClient(uri, **options)
 
 
+# The embedded database checks `$in` against the whole list for every document it returns, so one read
+# of n ids costs n² (750 `_id`s: 0.57 s, in chunks of 50: 0.09 s; a page's 2,272 events of 200
+# profiles: 0.73 s, in chunks of 50: 0.26 s). Reads that may carry many ids send them IN_CHUNK at a
+# time: a bounded number of commands (at most 10 for the largest page, 500), which costs a real
+# MongoDB only the extra round trips.
+IN_CHUNK = 50
+
+
+def chunks(ids: Sequence[str]) -> list[list[str]]:
+    """`ids` in runs of at most IN_CHUNK, in order."""
+    return [list(ids[i : i + IN_CHUNK]) for i in range(0, len(ids), IN_CHUNK)]
+
+
 # Documents one erasure or cleanup step deletes at most: each command stays well inside the budget.
 DELETE_CHUNK = 1000
 

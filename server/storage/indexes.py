@@ -111,10 +111,10 @@ INDEXES: dict[str, list[IndexModel]] = {
     "audience_members": [IndexModel([("profile_id", ASCENDING)], name="by_profile")],
     "audience_changes": [
         IndexModel([("audience_id", ASCENDING), ("at", ASCENDING)], name="by_audience_time"),
-        IndexModel([("profile_id", ASCENDING)], name="by_profile"),
         # A report restricted to an audience as of a past `to` joins each profile's latest change up
         # to then: equality on profile and audience, the newest `at` (then `_id`) first, one key read.
-        # Led by `profile_id`, the join's field, so the embedded database drives the `$lookup` by it.
+        # Led by `profile_id`, the join's field, so the embedded database drives the `$lookup` by it;
+        # it also serves a profile's history (export, erasure).
         IndexModel(
             [("profile_id", ASCENDING), ("audience_id", ASCENDING), ("at", ASCENDING), ("_id", ASCENDING)],
             name="membership_as_of",
@@ -131,9 +131,20 @@ INDEXES: dict[str, list[IndexModel]] = {
 INDEX_BUILD_SECONDS = 600
 
 
+# Indexes an earlier version built that no longer serve a query: every write would still pay for them.
+RETIRED: dict[str, list[str]] = {
+    "audience_changes": ["by_profile"],  # membership_as_of starts with the same field
+}
+
+
 async def ensure_indexes(db: Database) -> None:
-    """Create the collections' indexes; re-running is a no-op."""
+    """Create the collections' indexes and drop retired ones; re-running is a no-op."""
     with pymongo.timeout(INDEX_BUILD_SECONDS):
         for collection, models in INDEXES.items():
             if models:
                 await db[collection].create_indexes(models)
+        for collection, names in RETIRED.items():
+            built = {index["name"] async for index in await db[collection].list_indexes()}
+            for name in names:
+                if name in built:
+                    await db[collection].drop_index(name)

@@ -4,7 +4,7 @@ import math
 from collections import Counter
 from typing import Any
 
-from server.storage.events import IN_CHUNK
+from server.storage.client import IN_CHUNK
 from tests.conftest import Api, CommandLog
 from tests.factories import ago, track
 from tests.graphql.test_track_events import TRACK
