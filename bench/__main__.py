@@ -19,6 +19,12 @@ from bench.harness import Process, start_baseline, start_database, start_granula
 RESULTS = Path(__file__).parent / "results"
 
 
+def _times(value: float, baseline: float) -> str:
+    """value ÷ baseline; a dash when the baseline measured nothing (a 2 s smoke run on a busy machine
+    can complete no request)."""
+    return f"{value / baseline:.2f}×" if baseline else "—"
+
+
 def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -144,9 +150,9 @@ def _profile_section(uri: str, granular: Process, baseline: Process, seconds: in
             (
                 load.label,
                 f"{load.requests_per_second:,.0f}",
-                f"{load.requests_per_second / bare.requests_per_second:.2f}×",
-                f"{load.p50_ms:.2f} ({load.p50_ms / bare.p50_ms:.2f}×)",
-                f"{load.p99_ms:.2f} ({load.p99_ms / bare.p99_ms:.2f}×)",
+                _times(load.requests_per_second, bare.requests_per_second),
+                f"{load.p50_ms:.2f} ({_times(load.p50_ms, bare.p50_ms)})",
+                f"{load.p99_ms:.2f} ({_times(load.p99_ms, bare.p99_ms)})",
             )
             for load in (bare, graph)
         ]
@@ -241,13 +247,25 @@ def _ltv_section(uri: str, tmp: Path, sizes: list[int]) -> str:
 
 
 def _audiences_section(uri: str, root: Path, n: int, members: int) -> str:
-    without, with_twenty = asyncio.run(audiences.ingest_with_and_without(uri, root, n, PROFILE_POOL))
+    without, with_twenty, restricted = asyncio.run(
+        audiences.ingest_with_and_without(uri, root, n, PROFILE_POOL)
+    )
     rows = [
         (
             "ingest, POST /v1/batch, 4 clients: 20 audiences ÷ none",
             f"{with_twenty.rate:,.0f} ÷ {without.rate:,.0f} events/s",
             f"{with_twenty.rate / without.rate:.2f}×",
-        )
+        ),
+        (
+            f"attributionComparison restricted to {restricted.members:,} current members ÷ unrestricted",
+            f"{restricted.current:.2f} ÷ {restricted.everyone:.2f} s",
+            f"{restricted.current / restricted.everyone:.2f}×",
+        ),
+        (
+            "the same with a past `to` (members as of `to`, from the history) ÷ unrestricted",
+            f"{restricted.as_of:.2f} ÷ {restricted.everyone_to:.2f} s",
+            f"{restricted.as_of / restricted.everyone_to:.2f}×",
+        ),
     ]
     listed = f"listing a {members:,}-member audience (pages of 500) ÷ raw scan of the same `_id` range"
     try:

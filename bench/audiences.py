@@ -1,8 +1,10 @@
 """Audiences: the ingest cost of membership upkeep, and listing a large audience against the bare scan
 of the same index."""
 
+import statistics
 import time
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,26 +57,71 @@ def _post(server: Process, query: str, variables: dict[str, Any]) -> dict[str, A
     return body
 
 
+@dataclass(frozen=True)
+class Restricted:
+    """Seconds of one attributionComparison over the same data: for everyone, and restricted to an
+    audience of `members` (its current members, and its members as of a `to` just past)."""
+
+    members: int
+    everyone: float
+    current: float
+    everyone_to: float
+    as_of: float
+
+
+COMPARISON = """query($audience: ID, $to: DateTime) { attributionComparison(audience: $audience, to: $to) {
+  model totalConversions } }"""
+SIZE = "query($id: ID!) { audience(id: $id) { size } }"
+# The broadest of the twenty (nearly every profile): the restriction's join does the most work.
+BROADEST = {"lastSeenWithinDays": 7}
+
+
+def _median_seconds(server: Process, variables: dict[str, Any], repeats: int = 3) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        _post(server, COMPARISON, variables)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def _restricted(server: Process, audience: str) -> Restricted:
+    to = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    return Restricted(
+        members=_post(server, SIZE, {"id": audience})["data"]["audience"]["size"],
+        everyone=_median_seconds(server, {"audience": None, "to": None}),
+        current=_median_seconds(server, {"audience": audience, "to": None}),
+        everyone_to=_median_seconds(server, {"audience": None, "to": to}),
+        as_of=_median_seconds(server, {"audience": audience, "to": to}),
+    )
+
+
 async def ingest_with_and_without(
     uri: str, root: Path, n: int, profiles: int
-) -> tuple[ingest.Run, ingest.Run]:
+) -> tuple[ingest.Run, ingest.Run, Restricted]:
     """The same messages through POST /v1/batch (4 clients) into two fresh databases: one with no
-    audience, one with twenty."""
+    audience, one with twenty; then, on the second, attribution restricted to the broadest audience
+    against the same attribution unrestricted."""
     runs = []
     for audiences in (0, 20):
         database = f"bench_audiences_{audiences}"
         (root / database).mkdir(exist_ok=True)
         server = start_granular(uri, database, root / database)
         try:
-            for number, rule in enumerate(twenty_rules()[:audiences]):
-                _post(server, DEFINE, {"input": {"name": f"audience {number}", "rule": rule}})
+            defined = {
+                str(rule): _post(server, DEFINE, {"input": {"name": f"audience {number}", "rule": rule}})
+                for number, rule in enumerate(twenty_rules()[:audiences])
+            }
             events = ingest.messages(n, profiles, seed=41)
             runs.append(
                 await ingest.through_http(f"{audiences} audiences", server, "/v1/batch", events, clients=4)
             )
+            if defined:
+                broadest = defined[str(BROADEST)]["data"]["defineAudience"]["audience"]["id"]
+                restricted = _restricted(server, broadest)
         finally:
             server.stop()
-    return runs[0], runs[1]
+    return runs[0], runs[1], restricted
 
 
 def listing(uri: str, root: Path, members: int) -> tuple[float, float]:

@@ -9,10 +9,10 @@ from typing import Any
 
 from privacy.crypto import new_keyring
 from server.domain.access import Principal, Role
-from server.services import Services
 from server.services.history_import import HistoryImport
 from server.storage.client import connect
 from server.storage.indexes import ensure_indexes
+from server.wiring import Services
 
 
 async def lines_per_second(uri: str, database: str, messages: list[dict[str, Any]]) -> float:
