@@ -29,7 +29,6 @@ from server.http.observability import RequestMetrics
 from server.http.preferences import Preferences
 from server.http.problems import database_unavailable
 from server.http.unexpected import UnexpectedErrors
-from server.services import Services
 from server.services.background import supervise
 from server.services.capacity import Capacity
 from server.services.rate_limit import RateLimiter
@@ -38,6 +37,7 @@ from server.storage.client import connect, is_sharded
 from server.storage.embedded import database_uri
 from server.storage.indexes import ensure_indexes
 from server.storage.keyfile import load_or_create
+from server.wiring import Services
 
 CLOSE_SECONDS = 2.0
 

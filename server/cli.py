@@ -184,10 +184,10 @@ def serve(args: argparse.Namespace) -> int:
 
 
 async def _create_key(settings: Settings, uri: str, workspace: str, role: Role, name: str) -> str:
-    from server.services import Services
     from server.storage.client import connect
     from server.storage.indexes import ensure_indexes
     from server.storage.keyfile import load_or_create
+    from server.wiring import Services
 
     client = connect(uri)
     try:
@@ -238,9 +238,9 @@ def keys_rotate(args: argparse.Namespace) -> int:
 
 async def _fit(settings: Settings, uri: str, workspace: str) -> str:
     from server.domain.access import Principal
-    from server.services import Services
     from server.storage.client import connect
     from server.storage.keyfile import load_or_create
+    from server.wiring import Services
 
     client = connect(uri)
     try:
@@ -287,10 +287,10 @@ async def _demo(settings: Settings, uri: str, plan: "Plan") -> str:
 
     from server.demo.shop import messages
     from server.domain.access import Principal
-    from server.services import Services
     from server.storage.client import connect
     from server.storage.indexes import ensure_indexes
     from server.storage.keyfile import load_or_create
+    from server.wiring import Services
 
     client = connect(uri, timeout_ms=60_000)
     try:
@@ -339,11 +339,11 @@ def demo(args: argparse.Namespace) -> int:
 
 async def _import(settings: Settings, uri: str, workspace: str, paths: list[Path], report: Path) -> str:
     from server.domain.access import Principal
-    from server.services import Services
     from server.services.history_import import HistoryImport
     from server.storage.client import connect
     from server.storage.indexes import ensure_indexes
     from server.storage.keyfile import load_or_create
+    from server.wiring import Services
 
     client = connect(uri, timeout_ms=60_000)
     try:
@@ -381,9 +381,9 @@ def import_history(args: argparse.Namespace) -> int:
 
 async def _backtest(settings: Settings, uri: str, workspace: str, end: "datetime", weeks: int) -> str:
     from server.domain.access import Principal
-    from server.services import Services
     from server.storage.client import connect
     from server.storage.keyfile import load_or_create
+    from server.wiring import Services
 
     client = connect(uri, timeout_ms=60_000)
     try:
@@ -423,9 +423,9 @@ def backtest(args: argparse.Namespace) -> int:
 
 async def _verify_ledger(settings: Settings, uri: str, workspace: str) -> tuple[bool, str]:
     from server.domain.access import Principal
-    from server.services import Services
     from server.storage.client import connect
     from server.storage.keyfile import load_or_create
+    from server.wiring import Services
 
     client = connect(uri, timeout_ms=60_000)
     try:

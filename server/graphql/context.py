@@ -11,8 +11,8 @@ from starlette.websockets import WebSocket
 
 from server.domain.access import Principal
 from server.graphql.loaders import Loaders
-from server.services import Services
 from server.services.rate_limit import RateLimiter
+from server.wiring import Services
 
 
 @dataclass

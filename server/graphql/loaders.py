@@ -11,8 +11,8 @@ from server.domain.audience import StoredAudience
 from server.domain.customer_value import CustomerValue
 from server.domain.profile import Profile
 from server.domain.scoring import ScoreExplanation
-from server.services import Services
 from server.services.profiles import GroupView
+from server.wiring import Services
 
 K = TypeVar("K")
 V = TypeVar("V")

@@ -25,8 +25,8 @@ from server.graphql.errors import coded
 from server.http.auth import authenticate, principal_for
 from server.http.body import decode
 from server.http.problems import from_error
-from server.services import Services
 from server.services.rate_limit import RateLimiter
+from server.wiring import Services
 
 _NOBODY = Principal(workspace_id="", role=Role.INGEST, key_id="")
 _STATUS = {"DB_UNAVAILABLE": 503, "OVERLOADED": 503, "RATE_LIMITED": 429, "TOO_MANY_EVENTS": 413}

@@ -8,8 +8,8 @@ from starlette.requests import HTTPConnection
 
 from server.domain.access import Principal
 from server.domain.errors import Forbidden, Unauthenticated
-from server.services import Services
 from server.services.customer_tokens import looks_like_token
+from server.wiring import Services
 
 
 def presented_secret(connection: HTTPConnection, body_key: str | None = None) -> str | None:

@@ -4,7 +4,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from server.http.problems import error_response
-from server.services import Services
+from server.wiring import Services
 
 
 async def download(request: Request) -> Response:

@@ -19,8 +19,8 @@ from server.domain.ingest import IngestResult
 from server.http.auth import authenticate
 from server.http.body import decode_body, inflate
 from server.http.problems import error_response, from_error
-from server.services import Services
 from server.services.rate_limit import RateLimiter
+from server.wiring import Services
 
 BASIC_CHALLENGE = 'Basic realm="Granular"'
 # Every path of one message, to the message type it carries.

@@ -7,9 +7,9 @@ import pytest
 from privacy.crypto import new_keyring
 from server.domain.triggers import signature
 from server.metrics import BACKGROUND_FAILURES
-from server.services import Services
 from server.storage.audiences import Audiences
 from server.storage.profiles import of_doc
+from server.wiring import Services
 from tests.conftest import Api, CommandLog
 from tests.factories import ALL_GRANTED, ago, iso, track
 from tests.graphql.test_track_events import TRACK

@@ -10,8 +10,8 @@ from server.domain.retention import DataKind
 from server.domain.scoring import ScoredEvent, recompute
 from server.domain.taxonomy import Phase
 from server.domain.workspace import DEFAULT_WORKSPACE
-from server.services import Services
 from server.storage.profiles import Profiles
+from server.wiring import Services
 from tests.conftest import Api
 from tests.factories import ago, track
 from tests.graphql.test_track_events import TRACK

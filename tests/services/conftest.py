@@ -13,10 +13,10 @@ import pytest
 
 from privacy.crypto import Keyring, new_keyring
 from server.domain.access import Principal, Role
-from server.services import Services
 from server.storage.client import connect
 from server.storage.embedded import EmbeddedDatabase
 from server.storage.indexes import ensure_indexes
+from server.wiring import Services
 from tests.conftest import COMMANDS, CommandLog
 
 

@@ -14,8 +14,8 @@ import pytest
 from privacy.purposes import ConsentSource, Purpose
 from server.domain.access import Principal
 from server.domain.attribution import GroupBy, Model
-from server.services import Services
 from server.services.analytics import Window
+from server.wiring import Services
 from tests.factories import track
 from tests.services.conftest import Stack
 

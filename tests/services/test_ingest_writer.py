@@ -8,9 +8,9 @@ from server.domain.errors import Overloaded
 from server.domain.ingest import TransactionScope
 from server.domain.message import Identifiers, Message
 from server.domain.profile import Profile
-from server.services import Services
 from server.services.ingest_unit import Submission
 from server.services.ingest_writer import per_customer
+from server.wiring import Services
 from tests.factories import track
 from tests.services.conftest import Stack
 
