@@ -9,6 +9,7 @@ from strawberry.dataloader import DataLoader
 from server.domain.access import Principal
 from server.domain.audience import StoredAudience
 from server.domain.customer_value import CustomerValue
+from server.domain.event import Activity
 from server.domain.profile import Profile
 from server.domain.scoring import ScoreExplanation
 from server.services.profiles import GroupView
@@ -39,15 +40,37 @@ def _same(key: str) -> str:
 
 
 async def _ltv_values(
-    services: Services, principal: Principal, keys: list[tuple[str, datetime | None]]
+    services: Services,
+    principal: Principal,
+    activity: DataLoader[str, Activity],
+    keys: list[tuple[str, datetime | None]],
 ) -> list[CustomerValue]:
     """LTV of (profile id, as of) keys: one batch per distinct `asOf` (a page usually has one)."""
     found: dict[tuple[str, datetime | None], CustomerValue] = {}
     for as_of in {as_of for _, as_of in keys}:
         ids = [profile_id for profile_id, at in keys if at == as_of]
-        values = await services.ltv.values(principal, ids, as_of=as_of)
+        values = await services.ltv.values(principal, ids, await _activity_of(activity, ids), as_of=as_of)
         found.update({(profile_id, as_of): value for profile_id, value in values.items()})
     return [found[key] for key in keys]
+
+
+async def _activity_of(activity: DataLoader[str, Activity], ids: list[str]) -> dict[str, Activity]:
+    """The profiles' activity through the request's one activity loader: the explanations,
+    conversion probability and LTV of a page share a single read of their events."""
+    return dict(zip(ids, await activity.load_many(ids), strict=True))
+
+
+async def _probabilities(
+    services: Services, principal: Principal, activity: DataLoader[str, Activity], ids: list[str]
+) -> dict[str, float | None]:
+    return await services.propensity.probabilities(principal, ids, await _activity_of(activity, ids))
+
+
+async def _explanations(
+    services: Services, principal: Principal, activity: DataLoader[str, Activity], profiles: list[Profile]
+) -> dict[str, ScoreExplanation | None]:
+    found = await _activity_of(activity, [p.id for p in profiles])
+    return await services.profiles.explanations(principal, profiles, found)
 
 
 class Loaders:
@@ -55,18 +78,22 @@ class Loaders:
     WebSocket that authenticates after its context was built loads as itself."""
 
     def __init__(self, services: Services, principal: Callable[[], Principal]) -> None:
+        self.activity_by_profile_id: DataLoader[str, Activity] = DataLoader(
+            _by(lambda ids: services.profiles.activity(principal(), ids), _same)
+        )
+        activity = self.activity_by_profile_id
         self.ltv_by_profile_id: DataLoader[tuple[str, datetime | None], CustomerValue] = DataLoader(
-            lambda keys: _ltv_values(services, principal(), keys)
+            lambda keys: _ltv_values(services, principal(), activity, keys)
         )
         self.groups_by_profile: DataLoader[Profile, list[GroupView]] = DataLoader(
             _by(lambda profiles: services.profiles.groups_of(principal(), profiles), _profile_id),
             cache_key_fn=_profile_id,
         )
         self.conversion_probability_by_profile_id: DataLoader[str, float | None] = DataLoader(
-            _by(lambda ids: services.propensity.probabilities(principal(), ids), _same)
+            _by(lambda ids: _probabilities(services, principal(), activity, ids), _same)
         )
         self.score_explanation_by_profile: DataLoader[Profile, ScoreExplanation | None] = DataLoader(
-            _by(lambda profiles: services.profiles.explanations(principal(), profiles), _profile_id),
+            _by(lambda profiles: _explanations(services, principal(), activity, profiles), _profile_id),
             cache_key_fn=_profile_id,
         )
         self.audiences_by_profile_id: DataLoader[str, list[StoredAudience]] = DataLoader(

@@ -35,6 +35,7 @@ from server.domain.audience import (
     parse,
 )
 from server.domain.errors import InvalidInput, NotFound
+from server.domain.event import Activity
 from server.domain.paging import PAGE_READ_SECONDS, Page, encode_cursor, page_request
 from server.domain.profile import Profile
 from server.domain.workspace import WorkspaceSettings
@@ -60,6 +61,16 @@ CLV_MONTHLY_DISCOUNT = 0.01
 def _system(workspace_id: str) -> Principal:
     """Who the upkeep reads model outputs as (it never reads personal data)."""
     return Principal(workspace_id, Role.ANALYST, "system:audiences")
+
+
+def _times(activity: Activity, names: set[str], since: datetime) -> dict[str, list[datetime]]:
+    """Per event name (of `names`), the times of the profile's events at or after `since` collected
+    with personalization granted."""
+    times: dict[str, list[datetime]] = {}
+    for at, name, _, _, _, granted in activity.events:
+        if granted and name in names and at >= since:
+            times.setdefault(name, []).append(at)
+    return times
 
 
 def checked(
@@ -380,16 +391,19 @@ class AudienceService:
         ids = [f.profile_id for f in candidates]
         by_id = {p.id: p for p in profiles}
         system = _system(workspace.id)
+        activity: dict[str, Activity] = {}
+        if want.events or want.conversion_probability or want.ltv:
+            activity = await self._events.activity_of(workspace.id, ids)  # one read for all three
         times: dict[str, dict[str, list[datetime]]] = {}
         if want.events:
             since = now - timedelta(days=max(want.events.values()))
-            times = await self._events.times_of(workspace.id, ids, set(want.events), since=since)
+            times = {pid: _times(found, set(want.events), since) for pid, found in activity.items()}
         probabilities: dict[str, float | None] = {}
         if want.conversion_probability:
-            probabilities = await self._propensity.probabilities(system, ids)
+            probabilities = await self._propensity.probabilities(system, ids, activity)
         ltv: dict[str, dict[LtvMeasure, float | None]] = {}
         if want.ltv:
-            for pid, value in (await self._ltv.values(system, ids, as_of=now)).items():
+            for pid, value in (await self._ltv.values(system, ids, activity, as_of=now)).items():
                 ltv[pid] = {
                     LtvMeasure.REVENUE: value.historical.revenue,
                     LtvMeasure.ORDERS: float(value.historical.orders),

@@ -1,7 +1,7 @@
 """Lifetime value: historical figures, the per-workspace BG/NBD + Gamma-Gamma fit, and backtests."""
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,6 +11,7 @@ import pymongo
 from server.domain.access import Principal
 from server.domain.customer_value import CustomerValue, LtvModels, fit_models
 from server.domain.errors import InvalidInput
+from server.domain.event import NO_ACTIVITY, Activity
 from server.domain.ltv import Purchase, historical, summarize
 from server.domain.ltv_backtest import BacktestRow, compare, holdout_purchases
 from server.domain.paging import PAGE_READ_SECONDS
@@ -63,26 +64,32 @@ class LtvService:
     async def value(
         self, principal: Principal, profile_id: str, *, as_of: datetime | None = None
     ) -> CustomerValue:
-        return (await self.values(principal, [profile_id], as_of=as_of))[profile_id]
+        with pymongo.timeout(PAGE_READ_SECONDS):
+            activity = await self._events.activity_of(principal.workspace_id, [profile_id])
+        return (await self.values(principal, [profile_id], activity, as_of=as_of))[profile_id]
 
     async def values(
-        self, principal: Principal, profile_ids: list[str], *, as_of: datetime | None = None
+        self,
+        principal: Principal,
+        profile_ids: list[str],
+        activity: Mapping[str, Activity],
+        *,
+        as_of: datetime | None = None,
     ) -> dict[str, CustomerValue]:
-        """Each profile's history up to `as_of` (default now) and the predictions of the newest fit on
-        data up to then, conditioned on the same history (what a backtest compares with what came):
-        one aggregation for all their purchases and one read of the fit, whatever their number."""
+        """Each profile's history up to `as_of` (default now), from its activity, and the predictions
+        of the newest fit on data up to then, conditioned on the same history (what a backtest
+        compares with what came): one read of the fit, whatever their number."""
         as_of = as_of or self._clock()
-        purchases: dict[str, list[Purchase]] = {profile_id: [] for profile_id in profile_ids}
-        with pymongo.timeout(PAGE_READ_SECONDS):
-            async for profile_id, rows in self._events.purchases(
-                principal.workspace_id, until=as_of, profile_ids=profile_ids
-            ):
-                purchases[profile_id] = [Purchase(at, float(revenue)) for at, revenue in rows]
         models = await self._fits.ltv_until(principal.workspace_id, as_of)
-        return {
-            profile_id: CustomerValue(as_of, historical(bought), summarize(bought, as_of), models)
-            for profile_id, bought in purchases.items()
-        }
+        values = {}
+        for profile_id in profile_ids:
+            bought = [
+                Purchase(at, revenue)
+                for at, revenue in activity.get(profile_id, NO_ACTIVITY).purchases
+                if at <= as_of
+            ]
+            values[profile_id] = CustomerValue(as_of, historical(bought), summarize(bought, as_of), models)
+        return values
 
     async def backtest(self, principal: Principal, calibration_end: datetime, holdout_weeks: int) -> Backtest:
         """Fit on the purchases up to `calibration_end` (nothing is stored) and compare the expected

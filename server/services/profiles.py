@@ -1,6 +1,6 @@
 """Reading profiles and journeys: scores as of now, behind consent; PII only for roles that may."""
 
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,7 +13,7 @@ from privacy.purposes import Purpose
 from server.domain.access import Principal
 from server.domain.affinity import top_affinities
 from server.domain.errors import Forbidden, InvalidInput, NotFound
-from server.domain.event import StoredEvent
+from server.domain.event import NO_ACTIVITY, Activity, StoredEvent
 from server.domain.group import key_owner
 from server.domain.identity import Merge
 from server.domain.paging import MAX_PAGE, PAGE_READ_SECONDS, Page, cursor_time, page_of, page_request
@@ -273,24 +273,34 @@ class ProfileService:
         )
         return page_of(events, request, lambda e: (e.timestamp.isoformat(), e.id))
 
+    async def activity(self, principal: Principal, profile_ids: list[str]) -> dict[str, Activity]:
+        """Each profile's events and purchases (none: an empty activity), read once for every
+        per-profile field of a page."""
+        with pymongo.timeout(PAGE_READ_SECONDS):
+            found = await self._events.activity_of(principal.workspace_id, profile_ids)
+        return {profile_id: found.get(profile_id, NO_ACTIVITY) for profile_id in profile_ids}
+
     async def explanations(
-        self, principal: Principal, profiles: list[Profile]
+        self, principal: Principal, profiles: list[Profile], activity: Mapping[str, Activity]
     ) -> dict[str, ScoreExplanation | None]:
-        """The events and weights behind each profile's scores, from one query; None without
+        """The events and weights behind each profile's scores, from its activity; None without
         personalization consent (the scores themselves are not shown then either)."""
         workspace = await self._workspaces.get(principal.workspace_id)
         now = self._clock()
-        shown = [p.id for p in profiles if _personalized(p, workspace)]
-        events: dict[str, list[ScoredEvent]] = {profile_id: [] for profile_id in shown}
-        if shown:
-            # Older events weigh less than 2^-20 of their value: they cannot change what is shown.
-            since = now - 20 * workspace.half_life
-            with pymongo.timeout(PAGE_READ_SECONDS):
-                found = await self._events.personalization_events(principal.workspace_id, shown, since=since)
-            for profile_id, at, name, value, reached in found:
-                events[profile_id].append(ScoredEvent(at=at, name=name, value=value, phase=reached))
+        # Older events weigh less than 2^-20 of their value: they cannot change what is shown.
+        since = now - 20 * workspace.half_life
         return {
-            p.id: explain(events[p.id], now, workspace.half_life) if p.id in events else None
+            p.id: explain(
+                [
+                    ScoredEvent(at=at, name=name, value=value, phase=phase)
+                    for at, name, phase, value, _, granted in activity.get(p.id, NO_ACTIVITY).events
+                    if granted and at >= since
+                ],
+                now,
+                workspace.half_life,
+            )
+            if _personalized(p, workspace)
+            else None
             for p in profiles
         }
 

@@ -1,13 +1,13 @@
 """Conversion probability: the workspace's logistic model, fitted on closed journeys, applied to the
 open journey of one profile."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 import pymongo
 
 from server.domain.access import Principal
-from server.domain.paging import PAGE_READ_SECONDS
+from server.domain.event import NO_ACTIVITY, Activity
 from server.domain.propensity import (
     NotEnoughJourneys,
     PropensityModel,
@@ -59,8 +59,10 @@ class PropensityService:
         await self._fits.save_propensity(principal.workspace_id, as_of, model)
         return model
 
-    async def probabilities(self, principal: Principal, profile_ids: list[str]) -> dict[str, float | None]:
-        """P(the open journey converts) per profile, from one read of the model and one aggregation;
+    async def probabilities(
+        self, principal: Principal, profile_ids: list[str], activity: Mapping[str, Activity]
+    ) -> dict[str, float | None]:
+        """P(the open journey converts) per profile, from its activity and one read of the model;
         None before a model exists or without an open journey."""
         model = await self._fits.latest_propensity(principal.workspace_id)
         if model is None:
@@ -68,12 +70,12 @@ class PropensityService:
         workspace = await self._workspaces.get(principal.workspace_id)
         now = self._clock()
         result: dict[str, float | None] = dict.fromkeys(profile_ids)
-        with pymongo.timeout(PAGE_READ_SECONDS):
-            activity = [
-                row async for row in self._events.activity_of(principal.workspace_id, profile_ids, until=now)
+        for profile_id in profile_ids:
+            touchpoints = [
+                Touchpoint(ScoredEvent(at, name, value, phase), channel)
+                for at, name, phase, value, channel, granted in activity.get(profile_id, NO_ACTIVITY).events
+                if granted and at <= now
             ]
-        for profile_id, rows in activity:
-            touchpoints = _touchpoints(rows)
             current = {id(e) for e in open_journey([t.event for t in touchpoints], now)}
             journey = [t for t in touchpoints if id(t.event) in current]
             if journey:

@@ -7,8 +7,7 @@ from datetime import datetime, timedelta
 
 from server.storage.audiences import Restriction, members_only
 from server.storage.client import Database, Document
-
-_REVENUE: Document = {"$ifNull": ["$properties.revenue", {"$ifNull": ["$properties.value", 0]}]}
+from server.storage.events import BOUGHT
 
 
 @dataclass(frozen=True)
@@ -43,14 +42,6 @@ class EarlyActivities:
             first_seen["$gte"] = since
         if until is not None:
             first_seen["$lte"] = until
-        purchase = {"$or": [{"$eq": ["$phase", "ACTION"]}, {"$eq": ["$event", "order_refunded"]}]}
-        signed = {
-            "$cond": [
-                {"$eq": ["$event", "order_refunded"]},
-                {"$multiply": [-1, {"$abs": _REVENUE}]},
-                _REVENUE,
-            ]
-        }
         # Two plain groupings instead of a window over each profile's events (25x slower on the
         # embedded database): each name's first time and the purchases, then per profile; whether a
         # first time falls inside the window, and which purchases come after it, is decided here.
@@ -61,7 +52,7 @@ class EarlyActivities:
                     "_id": {"p": "$profile_id", "e": "$event"},
                     "at": {"$min": "$timestamp"},
                     "phase": {"$first": "$phase"},
-                    "bought": {"$push": {"$cond": [purchase, ["$timestamp", signed], "$$REMOVE"]}},
+                    "bought": {"$push": BOUGHT},
                 }
             },
             {
