@@ -95,7 +95,7 @@ def _finite(value: object) -> bool:
 def _finite_purchases(rows: list[list[Any]]) -> list[tuple[datetime, float]]:
     """(time, revenue) of the purchases whose revenue is a finite number; the others were stored
     before non-finite numbers were refused at ingest: skipped, and counted."""
-    finite = [(at, value) for at, value in rows if _finite(value)]
+    finite = [(at, float(value)) for at, value in rows if _finite(value)]
     if len(finite) < len(rows):
         SKIPPED_PURCHASES.inc(len(rows) - len(finite))
     return finite
