@@ -161,6 +161,12 @@ class MembershipChange:
     at: datetime
 
 
+def membership_as_of(end: datetime | None, now: datetime) -> datetime | None:
+    """When a report restricted to an audience takes its members: at the report's end when that is
+    past (from the recorded entries and exits); None, its current members, otherwise."""
+    return end if end is not None and end < now else None
+
+
 @dataclass(frozen=True)
 class Facts:
     """What rules read about one profile at one moment (scores already decayed to that moment)."""

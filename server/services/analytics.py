@@ -18,6 +18,7 @@ from server.domain.attribution import (
     TimelineEvent,
     paths_for_profile,
 )
+from server.domain.audience import membership_as_of
 from server.domain.errors import InvalidInput
 from server.domain.funnel import Step, funnel, progress
 from server.domain.top_paths import PathStat, top_paths
@@ -95,7 +96,7 @@ class AnalyticsService:
                 until=window.end,
                 paid_channels_need_advertising=paid,
                 audience=await self._audiences.restriction(
-                    principal.workspace_id, window.audience, end=window.end, now=self._clock()
+                    principal.workspace_id, window.audience, as_of=membership_as_of(window.end, self._clock())
                 ),
             ):
                 timeline = sorted(
@@ -166,7 +167,7 @@ class AnalyticsService:
                     since=start,
                     until=end,
                     audience=await self._audiences.restriction(
-                        principal.workspace_id, audience, end=end, now=self._clock()
+                        principal.workspace_id, audience, as_of=membership_as_of(end, self._clock())
                     ),
                 )
                 if (reached := progress(sequence, steps, window))

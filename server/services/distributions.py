@@ -12,6 +12,7 @@ import pymongo
 from privacy.consent import is_granted
 from privacy.purposes import Purpose
 from server.domain.access import Principal
+from server.domain.audience import membership_as_of
 from server.domain.errors import InvalidInput
 from server.domain.histogram import MAX_BOUNDARIES, ONE_TWO_FIVE, Bin, bins, valid_boundaries
 from server.domain.profile import Profile
@@ -107,8 +108,8 @@ class DistributionService:
         audience: str | None = None,
     ) -> RevenueDistribution:
         """Customers with an order or refund in [start, end] (default: up to now; of them, the
-        audience's members as of `end`, if given), binned by their net revenue in it; without `boundaries`, a
-        1-2-5 series from 0."""
+        audience's members as of `end`, if given), binned by their net revenue in it; without
+        `boundaries`, a 1-2-5 series from 0."""
         check_range(start, end)
         cuts = list(ONE_TWO_FIVE if boundaries is None else boundaries)
         if not valid_boundaries(cuts):
@@ -118,7 +119,9 @@ class DistributionService:
                 code="INVALID_BOUNDARIES",
             )
         now = self._clock()
-        restriction = await self._audiences.restriction(principal.workspace_id, audience, end=end, now=now)
+        restriction = await self._audiences.restriction(
+            principal.workspace_id, audience, as_of=membership_as_of(end, now)
+        )
         with pymongo.timeout(ANALYTICS_SECONDS):
             filled = await self._events.revenue_histogram(
                 principal.workspace_id,

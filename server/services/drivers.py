@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 import pymongo
 
 from server.domain.access import Principal
+from server.domain.audience import membership_as_of
 from server.domain.conversion_drivers import ConversionDriver, conversion_drivers
 from server.domain.errors import InvalidInput
 from server.domain.ltv_drivers import FIRST_SESSION, Driver, drivers, early_micro_conversions
@@ -42,7 +43,7 @@ class DriverService:
         after that session."""
         _window(start, end)
         restriction = await self._audiences.restriction(
-            principal.workspace_id, audience, end=end, now=self._clock()
+            principal.workspace_id, audience, as_of=membership_as_of(end, self._clock())
         )
         with pymongo.timeout(ANALYTICS_SECONDS):
             customers = [

@@ -19,7 +19,7 @@ from pymongo.errors import BulkWriteError
 from privacy.purposes import Purpose
 from server.domain.audience import Audience, MembershipChange, StoredAudience, parse, to_data
 from server.domain.errors import NotFound
-from server.storage.client import Database, Document, StreamPosition, chunks, watch
+from server.storage.client import Database, Document, StreamPosition, find_in, watch
 
 _END = "\uffff"  # after every character a profile id uses: the upper bound of an audience's range
 
@@ -149,16 +149,16 @@ class Audiences:
         return _audience(doc) if doc and doc["workspace_id"] == workspace_id else None
 
     async def restriction(
-        self, workspace_id: str, audience_id: str | None, *, end: datetime | None, now: datetime
+        self, workspace_id: str, audience_id: str | None, *, as_of: datetime | None
     ) -> Restriction | None:
-        """Whom a report ending at `end` is restricted to (None without an audience): the audience's
-        members as of `end` when that is before `now`, else its current members; NOT_FOUND naming
-        `audience` when the workspace has no such audience."""
+        """Whom a report is restricted to (None without an audience): the audience's members at
+        `as_of`, or its current members when that is None; NOT_FOUND naming `audience` when the
+        workspace has no such audience."""
         if audience_id is None:
             return None
         if await self.get(workspace_id, audience_id) is None:
             raise NotFound("No such audience.", field="audience")
-        return Restriction(audience_id, end if end is not None and end < now else None)
+        return Restriction(audience_id, as_of)
 
     async def of_workspace(self, workspace_id: str) -> list[StoredAudience]:
         cursor = self._audiences.find({"workspace_id": workspace_id}).sort("created_at", 1)
@@ -183,15 +183,11 @@ class Audiences:
 
     async def memberships_of(self, workspace_id: str, profile_ids: Iterable[str]) -> list[Membership]:
         """Every membership of these profiles, from the `profile_id` index (ids in chunks)."""
-        found = []
-        for chunk in chunks(sorted(set(profile_ids))):
-            cursor = self._members.find({"profile_id": {"$in": chunk}})
-            found += [
-                Membership(doc["audience_id"], doc["profile_id"], doc["since"])
-                async for doc in cursor
-                if doc["workspace_id"] == workspace_id
-            ]
-        return found
+        return [
+            Membership(doc["audience_id"], doc["profile_id"], doc["since"])
+            async for doc in find_in(self._members, "profile_id", profile_ids)
+            if doc["workspace_id"] == workspace_id
+        ]
 
     async def apply(
         self, workspace_id: str, entered: list[tuple[str, str]], left: list[tuple[str, str]], now: datetime

@@ -2,13 +2,14 @@
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar
 
 import pymongo
 import pymongo.lock
 from pymongo import AsyncMongoClient, monitoring
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -86,6 +87,20 @@ IN_CHUNK = 50
 def chunks(ids: Sequence[str]) -> list[list[str]]:
     """`ids` in runs of at most IN_CHUNK, in order."""
     return [list(ids[i : i + IN_CHUNK]) for i in range(0, len(ids), IN_CHUNK)]
+
+
+async def find_in(
+    collection: AsyncCollection[Document],
+    field: str,
+    ids: Iterable[str],
+    projection: Document | None = None,
+    *,
+    session: AsyncClientSession | None = None,
+) -> AsyncIterator[Document]:
+    """The documents whose `field` is one of `ids`, the ids sent IN_CHUNK at a time."""
+    for chunk in chunks(sorted(set(ids))):
+        async for doc in collection.find({field: {"$in": chunk}}, projection, session=session):
+            yield doc
 
 
 # Documents one erasure or cleanup step deletes at most: each command stays well inside the budget.

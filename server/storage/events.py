@@ -59,9 +59,6 @@ def of_doc(doc: Document) -> StoredEvent:
     )
 
 
-_PHASES = {phase.name: phase for phase in Phase}
-
-
 def _between(since: datetime | None, until: datetime | None) -> Document:
     """A range condition, inclusive at both ends; empty when neither end is given."""
     window: Document = {}
@@ -372,7 +369,7 @@ class Events:
                     (
                         at,
                         name,
-                        _PHASES.get(phase) if phase else None,
+                        Phase[phase] if phase else None,
                         float(value or 0.0),
                         channel,
                         granted is True,

@@ -13,6 +13,7 @@ from server.domain.audience import (
     daily_sizes,
     describe,
     member,
+    membership_as_of,
     needs,
     parse,
     to_data,
@@ -205,3 +206,13 @@ def test_daily_sizes_are_the_running_sum_of_entries_and_exits() -> None:
         (start + timedelta(days=1, hours=3), -1),
     ]
     assert [size for _, size in daily_sizes(changes, start, 3)] == [2, 1, 1]
+
+
+def test_a_report_ending_in_the_past_takes_the_members_of_its_end() -> None:
+    now = datetime(2026, 12, 3, tzinfo=UTC)
+    assert membership_as_of(now - timedelta(days=1), now) == now - timedelta(days=1)
+
+
+def test_a_report_without_an_end_or_ending_now_or_later_takes_the_current_members() -> None:
+    now = datetime(2026, 12, 3, tzinfo=UTC)
+    assert [membership_as_of(end, now) for end in (None, now, now + timedelta(days=1))] == [None, None, None]

@@ -9,12 +9,8 @@ from server.domain.attribution import GroupBy, Model
 from server.graphql.context import Info
 from server.graphql.permissions import allow
 from server.graphql.types.attribution import AttributionGroup, AttributionModel, AttributionReport
-from server.graphql.types.audience import ReportAudience
+from server.graphql.types.audience import ReportAudience, report_audience_id
 from server.services.analytics import Window
-
-
-def _id(audience: strawberry.ID | None) -> str | None:
-    return str(audience) if audience is not None else None
 
 
 async def _reports(
@@ -27,7 +23,9 @@ async def _reports(
     group_by: GroupBy,
     audience: strawberry.ID | None,
 ) -> dict[Model, AttributionReport]:
-    window = Window(conversion, start, end, lookback_days, half_life_days, group_by, _id(audience))
+    window = Window(
+        conversion, start, end, lookback_days, half_life_days, group_by, report_audience_id(audience)
+    )
     memo = info.context.memo
     if window not in memo:
         # Sibling fields resolve concurrently: they share the one in-flight computation.
@@ -63,7 +61,9 @@ class AttributionQueries:
         lookback_days: int = 30,
         audience: ReportAudience = None,
     ) -> list[TopPath]:
-        window = Window(conversion, from_, to, lookback_days, 7.0, GroupBy.EVENT, _id(audience))
+        window = Window(
+            conversion, from_, to, lookback_days, 7.0, GroupBy.EVENT, report_audience_id(audience)
+        )
         stats = await info.context.services.analytics.top_paths(info.context.principal, window, first)
         return [
             TopPath(

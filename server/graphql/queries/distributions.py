@@ -6,7 +6,7 @@ import strawberry
 from server.domain.access import Role
 from server.graphql.context import Info
 from server.graphql.permissions import allow
-from server.graphql.types.audience import ReportAudience
+from server.graphql.types.audience import ReportAudience, report_audience_id
 from server.graphql.types.distribution import LtvDistribution, PhaseDistribution
 
 
@@ -42,6 +42,6 @@ class DistributionQueries:
         audience: ReportAudience = None,
     ) -> LtvDistribution:
         found = await info.context.services.distributions.revenue(
-            info.context.principal, from_, to, boundaries, str(audience) if audience is not None else None
+            info.context.principal, from_, to, boundaries, report_audience_id(audience)
         )
         return LtvDistribution.of(found)

@@ -6,7 +6,7 @@ import strawberry
 from server.domain.access import Role
 from server.graphql.context import Info
 from server.graphql.permissions import allow
-from server.graphql.types.audience import ReportAudience
+from server.graphql.types.audience import ReportAudience, report_audience_id
 
 
 @strawberry.type(description="One step of a funnel.")
@@ -43,6 +43,6 @@ class FunnelQueries:
             from_,
             to,
             window_hours,
-            str(audience) if audience is not None else None,
+            report_audience_id(audience),
         )
         return Funnel(steps=[FunnelStep(**vars(r)) for r in rows])

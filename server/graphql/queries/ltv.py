@@ -6,7 +6,7 @@ import strawberry
 from server.domain.access import Role
 from server.graphql.context import Info
 from server.graphql.permissions import allow
-from server.graphql.types.audience import ReportAudience
+from server.graphql.types.audience import ReportAudience, report_audience_id
 from server.graphql.types.ltv import ConversionDriver, Ltv, LtvDriver
 
 
@@ -46,7 +46,7 @@ class LtvQueries:
         audience: ReportAudience = None,
     ) -> list[LtvDriver]:
         found = await info.context.services.drivers.ltv(
-            info.context.principal, from_, to, str(audience) if audience is not None else None
+            info.context.principal, from_, to, report_audience_id(audience)
         )
         return [LtvDriver.of(d) for d in found]
 

@@ -30,6 +30,11 @@ ReportAudience: TypeAlias = Annotated[
 ]
 
 
+def report_audience_id(audience: strawberry.ID | None) -> str | None:
+    """A report's `audience` argument as the services take it."""
+    return str(audience) if audience is not None else None
+
+
 @strawberry.enum(description="The marketing purpose an audience is for: members must have granted it too.")
 class AudiencePurpose(Enum):
     MARKETING_EMAIL = "MARKETING_EMAIL"
